@@ -1,0 +1,142 @@
+"""The `orchestrator` command line."""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+from orchestrator.errors import EXIT_DRIFT, EXIT_USAGE, OrchestratorError
+
+DEFAULT_STACK = "local"
+
+
+def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Every command: an OrchestratorError becomes its message and exit code, nothing else."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except OrchestratorError as err:
+            click.echo(err.render(), err=True)
+            sys.exit(err.exit_code)
+
+    return wrapper
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:  # noqa: ANN001
+    click.echo(f"warning: {message}", err=True)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="orchestrator")
+def main() -> None:
+    """Move traffic and database primaries between groups of clusters, safely."""
+    warnings.showwarning = _show_warning
+
+
+stack_option = click.option(
+    "--stack", "-s", default=DEFAULT_STACK, show_default=True, help="Stack (stacks/Pulumi.<stack>.yaml)."
+)
+
+
+@main.command()
+@stack_option
+@click.option("--json", "as_json", is_flag=True, help="Print the planned changes as JSON.")
+@handle_errors
+def preview(stack: str, as_json: bool) -> None:
+    """Show what `up` would change (a real Pulumi preview; nothing is written)."""
+    from orchestrator import deploy
+
+    report = deploy.preview(stack, stream=None if as_json else click.echo)
+    if as_json:
+        click.echo(json.dumps(report, indent=2, sort_keys=True))
+    else:
+        deploy.print_changes(report, click.echo)
+
+
+@main.command()
+@stack_option
+@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
+@handle_errors
+def up(stack: str, yes: bool) -> None:
+    """Deploy the stack: make the DNS servers serve what stacks/ describes."""
+    from orchestrator import deploy
+
+    report = deploy.preview(stack, stream=None)
+    deploy.print_changes(report, click.echo)
+    if not report["changes"]:
+        click.echo("Nothing to change: the servers already serve the stack's desired state.")
+        return
+    if not yes and not click.confirm("Apply these changes?", default=False):
+        click.echo("Aborted: nothing changed.", err=True)
+        sys.exit(EXIT_USAGE)
+    result = deploy.up(stack, stream=click.echo)
+    click.echo(result["summary"])
+
+
+@main.command()
+@stack_option
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.option("--check", is_flag=True, help="Exit 6 when the live zones drift from the stack.")
+@handle_errors
+def status(stack: str, as_json: bool, check: bool) -> None:
+    """What the DNS servers serve now, who owns it (registry), and drift from the stack."""
+    from orchestrator.paths import project_root
+    from orchestrator.status import print_status, status_for_stack
+
+    report = status_for_stack(project_root(), stack)
+    if as_json:
+        click.echo(json.dumps(report, indent=2, sort_keys=True))
+    else:
+        print_status(report, click.echo)
+    if check and not report["in_sync"]:
+        sys.exit(EXIT_DRIFT)
+
+
+@main.group()
+def engine() -> None:
+    """The pinned Pulumi engine (run `pulumi` by hand with the same settings)."""
+
+
+@engine.command("env")
+@handle_errors
+def engine_env_cmd() -> None:
+    """Print shell exports for running `pulumi` by hand: eval "$(orchestrator engine env)"."""
+    import os
+
+    from orchestrator.engine.environment import DEFAULT_LOCAL_PASSPHRASE, engine_env
+    from orchestrator.paths import project_root
+
+    env = engine_env(project_root(), warn=False)
+    for key, value in sorted(env.items()):
+        # A user's own passphrase stays out of the output; only the documented default is shown.
+        if key == "PULUMI_CONFIG_PASSPHRASE" and value != DEFAULT_LOCAL_PASSPHRASE:
+            continue
+        click.echo(f"export {key}={_shell_quote(value)}")
+    if "PULUMI_CONFIG_PASSPHRASE" in env and not os.environ.get("PULUMI_CONFIG_PASSPHRASE"):
+        click.echo("# using the documented local default passphrase (docs/engine.md)", err=True)
+
+
+def _shell_quote(value: str) -> str:
+    import shlex
+
+    return shlex.quote(value)
+
+
+def _mount_dev() -> None:
+    from orchestrator.devenv.cli import dev
+
+    main.add_command(dev)
+
+
+_mount_dev()
+
+if __name__ == "__main__":
+    main()

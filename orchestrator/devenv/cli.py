@@ -1,0 +1,158 @@
+"""`orchestrator dev ...`: start, stop and inspect the local environment."""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from orchestrator.devenv.env import DevEnv, default_state_dir
+from orchestrator.devenv.spec import DevSpec, spec_for_demo, spec_from_topology
+from orchestrator.errors import OrchestratorError
+
+
+def _handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except OrchestratorError as err:
+            click.echo(err.render(), err=True)
+            sys.exit(err.exit_code)
+
+    return wrapper
+
+
+def _env(ctx: click.Context) -> DevEnv:
+    state_dir = ctx.obj.get("state_dir") if ctx.obj else None
+    return DevEnv(
+        Path(state_dir) if state_dir else default_state_dir(), echo=lambda m: click.echo(m, err=True)
+    )
+
+
+def _stack_spec(stack: str) -> DevSpec:
+    from orchestrator.paths import project_root
+    from orchestrator.stackconfig import TOPOLOGY_KEY, stack_config
+
+    return spec_from_topology(stack_config(project_root(), stack)[TOPOLOGY_KEY])
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--state-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="State directory [default: $ORCHESTRATOR_DEV_DIR, else <project root>/.dev].",
+)
+@click.pass_context
+def dev(ctx: click.Context, state_dir: Path | None) -> None:
+    """The local environment: PowerDNS, BIND 9, Unbound and workloads on loopback ports."""
+    ctx.ensure_object(dict)
+    ctx.obj["state_dir"] = state_dir
+
+
+@dev.command()
+@click.option(
+    "--stack", "-s", default="local", show_default=True, help="Serve the zones and workloads of this stack."
+)
+@click.option("--demo", is_flag=True, help="Serve the built-in demo topology instead of reading a stack.")
+@click.option("--json", "as_json", is_flag=True, help="Print the status as JSON when done.")
+@click.pass_context
+@_handle_errors
+def up(ctx: click.Context, stack: str, demo: bool, as_json: bool) -> None:
+    """Start the servers (a no-op when they already run; restarts a half-running environment)."""
+    spec = spec_for_demo() if demo else _stack_spec(stack)
+    env = _env(ctx)
+    status = env.up(spec)
+    if as_json:
+        click.echo(json.dumps(status, indent=2, sort_keys=True))
+    else:
+        print_status(status, click.echo)
+
+
+@dev.command()
+@click.option(
+    "--purge", is_flag=True, help="Also delete the state directory (data, logs, generated secrets)."
+)
+@click.pass_context
+@_handle_errors
+def down(ctx: click.Context, purge: bool) -> None:
+    """Stop every server of the local environment."""
+    env = _env(ctx)
+    was_running = any(s.get("running") for s in env.status()["servers"])
+    env.down(purge=purge)
+    state = "stopped" if was_running else "nothing was running"
+    click.echo(f"local environment in {env.state_dir}: {state}" + ("; state deleted" if purge else ""))
+
+
+@dev.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (ports, pids, URLs; never a secret).")
+@click.pass_context
+@_handle_errors
+def status(ctx: click.Context, as_json: bool) -> None:
+    """Show what runs where."""
+    result = _env(ctx).status()
+    if as_json:
+        click.echo(json.dumps(result, indent=2, sort_keys=True))
+    else:
+        print_status(result, click.echo)
+
+
+@dev.command("workload-health")
+@click.argument("address")
+@click.option("--ok/--failing", "healthy", required=True, help="Answer the health path 200 (--ok) or 503.")
+@click.pass_context
+@_handle_errors
+def workload_health(ctx: click.Context, address: str, healthy: bool) -> None:
+    """Make the workload on ADDRESS report healthy or failing."""
+    names = _env(ctx).set_workload_health(address, healthy)
+    click.echo(f"{', '.join(names)} on {address}: {'ok (200)' if healthy else 'failing (503)'}")
+
+
+def print_status(status: dict[str, Any], echo: Callable[[str], None]) -> None:
+    """A readable table of status()."""
+    overall = "running" if status["running"] else "not running"
+    echo(f"local environment in {status['state_dir']}: {overall}")
+    if not status["servers"]:
+        echo("no servers recorded: start them with `orchestrator dev up`")
+        return
+    rows = [("ROLE", "NAME", "LISTENS ON", "PID", "STATE", "DETAILS")]
+    for s in status["servers"]:
+        state = "running" if s.get("running") else "stopped"
+        details = []
+        if s["role"] == "workload":
+            details.append(
+                f"{s['group']}, {'healthy' if s['healthy'] else 'FAILING'}, health {s['health_url']}"
+            )
+        else:
+            if s.get("api_url"):
+                details.append(f"api {s['api_url']}")
+            if s.get("tsig_key_name"):
+                details.append(f"tsig key {s['tsig_key_name']} ({s['tsig_algorithm']})")
+            if s.get("zones"):
+                details.append(("stubs " if s["role"] == "unbound" else "zones ") + ", ".join(s["zones"]))
+        rows.append(
+            (
+                s["role"],
+                s.get("name", "-"),
+                f"{s['address']}:{s['port']}",
+                str(s.get("pid") or "-"),
+                state,
+                "; ".join(details),
+            )
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(5)]
+    for row in rows:
+        echo("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row[:5])) + "  " + row[5])
+    logs = sorted({s["log"] for s in status["servers"] if s.get("log")})
+    if logs:
+        echo(f"logs: {Path(logs[0]).parent}")
+
+
+if __name__ == "__main__":
+    dev()

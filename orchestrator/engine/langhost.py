@@ -1,0 +1,225 @@
+"""The Python language host (`pulumi-language-python`) that the Pulumi CLI launches.
+
+Why this exists: Pulumi's own language host is a Go module
+(github.com/pulumi/pulumi/sdk/python/cmd/pulumi-language-python/v3) that the Go module
+proxy reachable here refuses for every version, so it cannot be built on this machine.
+This is a small, complete implementation of the same gRPC service (LanguageRuntime, from
+the proto stubs that ship in the `pulumi` Python package). It runs programs and Python
+plugins (policy packs) exactly as Pulumi's host does: through Pulumi's own
+`pulumi-language-python-exec` script, with the project's virtualenv.
+
+Protocol: the CLI starts `pulumi-language-python <engine-address>` in the project
+directory and reads the gRPC port from the first line of stdout.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import json
+import os
+import platform
+import queue
+import shutil
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from concurrent import futures
+from pathlib import Path
+
+import grpc
+from google.protobuf import empty_pb2
+from pulumi.runtime.proto import language_pb2, language_pb2_grpc, plugin_pb2
+
+from orchestrator import __version__
+
+# pulumi-language-python-exec exits with this code after it has already shown the user an
+# actionable message: the engine must then "bail" without printing another error.
+EXIT_SHOWN_TO_USER = 32
+EXEC_SCRIPT = "pulumi-language-python-exec"
+
+
+def _python_for(info: language_pb2.ProgramInfo | None) -> str:
+    """The interpreter of the project's virtualenv (runtime option `virtualenv`), else ours."""
+    if info is not None and info.options and "virtualenv" in info.options:
+        venv = Path(str(info.options["virtualenv"]))
+        if not venv.is_absolute():
+            venv = Path(info.root_directory or ".") / venv
+        candidate = venv / "bin" / "python"
+        if candidate.exists():
+            return str(candidate)
+        raise FileNotFoundError(
+            f"the 'virtualenv' runtime option points at {venv}, which has no bin/python; "
+            "run `make setup` to create it"
+        )
+    return sys.executable
+
+
+def _exec_script() -> str:
+    """Pulumi's program runner, installed beside the CLI by scripts/pulumi-engine.sh."""
+    found = shutil.which(EXEC_SCRIPT)
+    if found:
+        return found
+    pulumi = shutil.which("pulumi")
+    if pulumi:
+        beside = Path(pulumi).resolve().parent / EXEC_SCRIPT
+        if beside.exists():
+            return str(beside)
+    raise FileNotFoundError(
+        f"{EXEC_SCRIPT} is not on PATH nor beside the pulumi binary; run `make setup` to install the engine"
+    )
+
+
+class LanguageHost(language_pb2_grpc.LanguageRuntimeServicer):
+    def __init__(self, engine_address: str) -> None:
+        self.engine_address = engine_address
+
+    # -- handshake and metadata ----------------------------------------------------------
+    def Handshake(self, request, context):  # noqa: N802 (gRPC method names)
+        if request.engine_address:
+            self.engine_address = request.engine_address
+        return language_pb2.LanguageHandshakeResponse()
+
+    def GetPluginInfo(self, request, context):  # noqa: N802
+        return plugin_pb2.PluginInfo(version=__version__)
+
+    def GetRequiredPlugins(self, request, context):  # noqa: N802
+        # Automatic plugin downloads are off (no network); the program's providers are
+        # dynamic providers found on PATH, so nothing has to be acquired up front.
+        return language_pb2.GetRequiredPluginsResponse(plugins=[])
+
+    def GetRequiredPackages(self, request, context):  # noqa: N802
+        return language_pb2.GetRequiredPackagesResponse(packages=[])
+
+    def About(self, request, context):  # noqa: N802
+        try:
+            python = _python_for(request.info if request.HasField("info") else None)
+        except FileNotFoundError:
+            python = sys.executable
+        return language_pb2.AboutResponse(
+            executable=python,
+            version=platform.python_version(),
+            metadata={"languageHost": f"orchestrator {__version__}"},
+        )
+
+    def GetProgramDependencies(self, request, context):  # noqa: N802
+        deps = sorted(
+            (d.metadata["Name"], d.version) for d in importlib.metadata.distributions() if d.metadata["Name"]
+        )
+        return language_pb2.GetProgramDependenciesResponse(
+            dependencies=[language_pb2.DependencyInfo(name=n, version=v) for n, v in deps]
+        )
+
+    def InstallDependencies(self, request, context):  # noqa: N802
+        # Dependencies are installed by `make setup` (pinned in pyproject.toml); the
+        # engine only calls this from `pulumi install`/`pulumi new`.
+        yield language_pb2.InstallDependenciesResponse(
+            stdout=b"dependencies are managed by `make setup` (pyproject.toml)\n"
+        )
+
+    def Cancel(self, request, context):  # noqa: N802
+        return empty_pb2.Empty()
+
+    # -- running programs ----------------------------------------------------------------
+    def Run(self, request, context):  # noqa: N802
+        info = request.info if request.HasField("info") else None
+        try:
+            python = _python_for(info)
+            script = _exec_script()
+        except FileNotFoundError as exc:
+            return language_pb2.RunResponse(error=str(exc))
+        program_dir = (info.program_directory if info else "") or request.pwd
+        entry = (info.entry_point if info else "") or request.program or "."
+        program = str(Path(program_dir) / entry)
+        args = [
+            python,
+            "-u",
+            script,
+            "--monitor",
+            request.monitor_address,
+            "--engine",
+            self.engine_address,
+            "--project",
+            request.project,
+            "--stack",
+            request.stack,
+            "--pwd",
+            request.pwd,
+            "--parallel",
+            str(request.parallel),
+            "--dry_run",
+            "true" if request.dryRun else "false",
+            "--organization",
+            request.organization,
+        ]
+        if info and info.root_directory:
+            args += ["--root_directory", info.root_directory]
+        args += [program, *request.args]
+        env = dict(os.environ)
+        env["PULUMI_CONFIG"] = json.dumps(dict(request.config))
+        env["PULUMI_CONFIG_SECRET_KEYS"] = json.dumps(list(request.configSecretKeys))
+        env.pop("PYTHONHOME", None)
+        # The program's output goes to our stdout/stderr, which the CLI relays.
+        proc = subprocess.run(args, cwd=request.pwd or None, env=env, check=False)
+        if proc.returncode == 0:
+            return language_pb2.RunResponse()
+        if proc.returncode == EXIT_SHOWN_TO_USER:
+            return language_pb2.RunResponse(bail=True)
+        return language_pb2.RunResponse(error=f"Program exited with non-zero exit code: {proc.returncode}")
+
+    def RunPlugin(self, request, context) -> Iterator[language_pb2.RunPluginResponse]:  # noqa: N802
+        """Runs a plugin written in Python (a policy pack) and streams its output."""
+        info = request.info if request.HasField("info") else None
+        python = _python_for(info)
+        plugin_dir = (info.program_directory if info else "") or request.program
+        env = dict(os.environ)
+        for item in request.env:
+            key, _, value = item.partition("=")
+            env[key] = value
+        env.pop("PYTHONHOME", None)
+        proc = subprocess.Popen(
+            [python, "-u", plugin_dir, *request.args],
+            cwd=request.pwd or None,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        chunks: queue.Queue[tuple[str, bytes] | None] = queue.Queue()
+
+        def pump(name: str, stream) -> None:
+            for chunk in iter(lambda: stream.read1(65536), b""):
+                chunks.put((name, chunk))
+            chunks.put(None)
+
+        for name, stream in (("stdout", proc.stdout), ("stderr", proc.stderr)):
+            threading.Thread(target=pump, args=(name, stream), daemon=True).start()
+        open_streams = 2
+        context.add_callback(proc.kill)  # the engine cancels the stream to stop the plugin
+        while open_streams:
+            item = chunks.get()
+            if item is None:
+                open_streams -= 1
+                continue
+            name, chunk = item
+            yield language_pb2.RunPluginResponse(**{name: chunk})
+        yield language_pb2.RunPluginResponse(exitcode=proc.wait())
+
+
+def main() -> None:
+    engine_address = sys.argv[-1] if len(sys.argv) > 1 and not sys.argv[-1].startswith("-") else ""
+    server = grpc.server(
+        futures.ThreadPoolExecutor(max_workers=16),
+        options=[("grpc.max_receive_message_length", 400 * 1024 * 1024)],
+    )
+    language_pb2_grpc.add_LanguageRuntimeServicer_to_server(LanguageHost(engine_address), server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    print(port, flush=True)
+    try:
+        server.wait_for_termination()
+    except KeyboardInterrupt:
+        server.stop(grace=1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,9 @@
+//go:build tools
+
+// Package tools pins the Pulumi CLI's main package so that `go mod tidy`
+// keeps every module that building it needs in go.sum.
+package tools
+
+import (
+	_ "github.com/pulumi/pulumi/pkg/v3/cmd/pulumi"
+)
