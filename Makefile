@@ -9,6 +9,7 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+LINT_PATHS := orchestrator programs tests bench $(wildcard policy)
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha256sum | cut -c1-12)
 
 .PHONY: setup venv debs engine demo test unit e2e lint bench down clean
@@ -42,8 +43,8 @@ e2e: setup
 	@$(BIN)/python -m pytest -q -p no:cacheprovider tests/e2e
 
 lint: venv
-	@$(BIN)/ruff check orchestrator programs policy tests bench
-	@$(BIN)/ruff format --check orchestrator programs policy tests bench
+	@$(BIN)/ruff check $(LINT_PATHS)
+	@$(BIN)/ruff format --check $(LINT_PATHS)
 
 bench: setup
 	@$(BIN)/python bench/bench_up.py

@@ -131,9 +131,11 @@ def _shell_quote(value: str) -> str:
 
 
 def _mount_dev() -> None:
+    from orchestrator.cli_switch import register
     from orchestrator.devenv.cli import dev
 
     main.add_command(dev)
+    register(main, handle_errors, stack_option)
 
 
 _mount_dev()

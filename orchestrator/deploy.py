@@ -60,7 +60,7 @@ def preview(stack: str, stream: Echo | None) -> dict[str, Any]:
     root = project_root()
     topology, active = load(root, stack)
     check_servers(topology)
-    result, changes = ProjectStack(root, stack).preview(on_output=stream)
+    result, changes, _events = ProjectStack(root, stack).preview(on_output=stream)
     return {
         "stack": stack,
         "active_groups": list(active),

@@ -14,6 +14,7 @@ EXIT_ENVIRONMENT = 3  # something outside the project is missing or down (server
 EXIT_AUTH = 4  # a server refused our credentials (API key, TSIG key)
 EXIT_CONFLICT = 5  # someone else holds the lease / the stack is locked / the plan changed
 EXIT_DRIFT = 6  # `status --check`: the live zones differ from the stack
+EXIT_BLOCKED = 7  # the switch is blocked by preflight (blockers, policy violations)
 
 
 class OrchestratorError(Exception):

@@ -1,22 +1,46 @@
 #!/usr/bin/env bash
-# `make demo`: start the local environment, deploy the local stack, show it resolving.
+# `make demo`: a real switchover on the local environment.
+#   1. start the local environment (PowerDNS, BIND 9, Unbound, lease servers, workloads)
+#   2. deploy the `local` stack and show every hostname resolving
+#   3. dry-run the switch to the other group (the impact report and its fingerprint)
+#   4. execute that reviewed plan (--plan FINGERPRINT) and show the result
+# Safe to run again: each run switches to the group that is not active now.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ORCH=.venv/bin/orchestrator
 
 step() { printf '\n== %s\n' "$*"; }
 
-step "Local environment: PowerDNS, BIND 9, Unbound and workloads on loopback (orchestrator dev up)"
+step "Local environment (orchestrator dev up)"
 $ORCH dev up
 
 step "Deploying stack 'local' (stacks/Pulumi.local.yaml): preview, then up"
 $ORCH up --stack local --yes
 
-step "What the servers serve now: each hostname at PowerDNS/BIND and through Unbound (orchestrator status)"
+step "What the servers serve now (orchestrator status)"
 $ORCH status --stack local
 
-cat <<'MSG'
+current="$($ORCH get-active-groups --stack local --json | .venv/bin/python -c 'import json,sys; print(",".join(json.load(sys.stdin)["active_groups"]))')"
+if [ "$current" = "group-a" ]; then target=group-b; else target=group-a; fi
 
-Done. The servers keep running: try `.venv/bin/orchestrator status`, `dev status`, or
-stop everything with `make down`.
+step "Dry-run: switch ${current} -> ${target} (read-only: nothing is written)"
+$ORCH switch --stack local --to "$target" --dry-run
+fingerprint="$($ORCH switch --stack local --to "$target" --dry-run --json | .venv/bin/python -c 'import json,sys; print(json.load(sys.stdin)["fingerprint"])')"
+
+step "Switch ${current} -> ${target}, executing exactly the reviewed plan ${fingerprint}"
+$ORCH switch --stack local --to "$target" --plan "$fingerprint" --yes
+
+step "After the switch (orchestrator status)"
+$ORCH status --stack local
+
+step "Audit trail: stack history joined with the switch journal (orchestrator history)"
+$ORCH history --stack local --limit 5
+
+cat <<MSG
+
+Done: traffic moved from ${current} to ${target}. The servers keep running:
+  .venv/bin/orchestrator switch --rollback --yes    # go back
+  .venv/bin/orchestrator dev status                 # what runs where
+  make down                                         # stop everything
+Run \`make demo\` again to switch back.
 MSG

@@ -1,4 +1,5 @@
-"""The local environment: real PowerDNS, BIND 9 and Unbound servers and HTTP workloads on loopback.
+"""The local environment: real PowerDNS, BIND 9 and Unbound servers, three BIND lease servers and
+HTTP workloads on loopback.
 
 `orchestrator dev up | down | status` drives it; other code reads where things run with
 `DevEnv(state_dir).status()` and the generated credentials with `load_secrets(state_dir)`.

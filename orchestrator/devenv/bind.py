@@ -77,6 +77,7 @@ def render_zone_file(zone: str) -> str:
 
 def write_zone_files(directory: Path, zones: list[str]) -> None:
     """Write a zone file for each zone that has none: existing ones (and their journals) are kept."""
+    directory.mkdir(parents=True, exist_ok=True)  # also with no zones: named.conf lives here
     for zone in zones:
         path = zone_file(directory, zone)
         if not path.exists():

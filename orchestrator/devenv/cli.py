@@ -114,6 +114,28 @@ def workload_health(ctx: click.Context, address: str, healthy: bool) -> None:
     click.echo(f"{', '.join(names)} on {address}: {'ok (200)' if healthy else 'failing (503)'}")
 
 
+@dev.command("stop-server")
+@click.argument("role", type=click.Choice(["lease"]))
+@click.argument("index", type=int)
+@click.pass_context
+@_handle_errors
+def stop_server(ctx: click.Context, role: str, index: int) -> None:
+    """Stop one lease server (e.g. `lease 1`) to see the lease's quorum work with one server down."""
+    server = _env(ctx).stop_server(role, index)
+    click.echo(f"{server['name']} on {server['address']}:{server['port']}: stopped")
+
+
+@dev.command("start-server")
+@click.argument("role", type=click.Choice(["lease"]))
+@click.argument("index", type=int)
+@click.pass_context
+@_handle_errors
+def start_server(ctx: click.Context, role: str, index: int) -> None:
+    """Start a stopped lease server again (it keeps its zone data and, when free, its port)."""
+    server = _env(ctx).start_server(role, index)
+    click.echo(f"{server['name']} on {server['address']}:{server['port']}: running")
+
+
 def print_status(status: dict[str, Any], echo: Callable[[str], None]) -> None:
     """A readable table of status()."""
     overall = "running" if status["running"] else "not running"

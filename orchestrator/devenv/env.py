@@ -1,4 +1,5 @@
-"""The local environment: PowerDNS, BIND, Unbound and the workloads, started and stopped together.
+"""The local environment: PowerDNS, BIND, Unbound, the lease servers and the workloads, started
+and stopped together.
 
 State lives in one directory: configs, databases, zone files, logs, secrets, and env.json
 (the spec, ports and pids of the running servers). Every server runs as a child process
@@ -18,10 +19,20 @@ from pathlib import Path
 from typing import IO, Any
 
 import orchestrator
-from orchestrator.devenv import binaries, bind, credentials, powerdns, probes, process, unbound, workloads
+from orchestrator.devenv import (
+    binaries,
+    bind,
+    credentials,
+    leaseservers,
+    powerdns,
+    probes,
+    process,
+    unbound,
+    workloads,
+)
 from orchestrator.devenv.ports import LOOPBACK, pick_dns_port, pick_tcp_port, port_holder, tcp_port_free
 from orchestrator.devenv.spec import DevSpec, validate
-from orchestrator.devenv.status import PROCESS_ROLES, build_status
+from orchestrator.devenv.status import PROCESS_ROLES, build_status, recorded_roles
 from orchestrator.errors import ConflictError, EnvironmentProblem, UsageError
 
 STATE_FILE = "env.json"
@@ -75,6 +86,9 @@ class DevEnv:
 
     def marker(self, role: str) -> str:
         """A string that only the command line of this environment's `role` process contains."""
+        index = leaseservers.index_of(role)
+        if index is not None:
+            return str(leaseservers.conf_file(self.state_dir, index))
         return {
             "powerdns": f"--config-dir={powerdns.config_dir(self.state_dir)}",
             "bind": str(bind.conf_file(self.state_dir)),
@@ -140,7 +154,7 @@ class DevEnv:
             if problem is None:
                 self.echo(f"the local environment in {self.state_dir} is already running")
                 return {**self.status(), "action": "already-running"}
-            if any(self._alive(role, previous) for role in PROCESS_ROLES):
+            if any(self._alive(role, previous) for role in recorded_roles(previous)):
                 self.echo(
                     f"the local environment in {self.state_dir} {problem}: stopping it and starting cleanly"
                 )
@@ -158,6 +172,7 @@ class DevEnv:
             )
             self._start_bind(record, spec, programs["named"], secrets, prefer.get("bind"))
             self._start_unbound(record, spec, programs["unbound"], prefer.get("unbound"))
+            self._start_lease_servers(record, spec, programs["named"], secrets, prefer)
             self._start_workloads(record, spec)
         except BaseException:
             self._down(purge=False)
@@ -166,9 +181,10 @@ class DevEnv:
 
     def _problem(self, record: dict[str, Any], spec: DevSpec) -> str | None:
         """Why the recorded environment is not the running, answering environment of spec (None: it is)."""
-        dead = [role for role in PROCESS_ROLES if not self._alive(role, record)]
+        roles = recorded_roles(record)
+        dead = [role for role in roles if not self._alive(role, record)]
         if dead:
-            if len(dead) == len(PROCESS_ROLES):
+            if len(dead) == len(roles):
                 return "is stopped"
             return "is half-running (" + ", ".join(f"{role} is not running" for role in dead) + ")"
         if record.get("spec") != spec.to_dict():
@@ -193,6 +209,9 @@ class DevEnv:
         for w in spec.workloads:
             if probes.http_status(f"http://{w.address}:{w.port}/", timeout=PROBE_TIMEOUT) != 200:
                 return f"has a workload {w.name} that does not answer on {w.address}:{w.port}"
+        for name in leaseservers.recorded(servers):
+            if not probes.soa_served(LOOPBACK, servers[name]["port"], leaseservers.LEASE_ZONE, PROBE_TIMEOUT):
+                return f"has a lease server {name} that does not serve {leaseservers.LEASE_ZONE}"
         return None
 
     def _check_workload_ports(self, spec: DevSpec) -> None:
@@ -356,6 +375,65 @@ class DevEnv:
         info = self._launch("unbound", cmd, prepare, ready, "an answer to a query for localhost", record)
         self.echo(f"unbound: resolver {LOOPBACK}:{info['port']}")
 
+    def _start_lease_servers(
+        self,
+        record: dict[str, Any],
+        spec: DevSpec,
+        program: str,
+        secrets: dict[str, str],
+        prefer: dict[str, Any],
+    ) -> None:
+        """N independent BIND servers of the lease zone: a quorum needs servers that fail apart."""
+        for index in range(spec.lease_servers):
+            name = leaseservers.key(index)
+            self._start_lease_server(record, index, program, secrets, prefer.get(name))
+        if spec.lease_servers:
+            ports = ", ".join(
+                str(record["servers"][leaseservers.key(i)]["port"]) for i in range(spec.lease_servers)
+            )
+            self.echo(
+                f"lease: {spec.lease_servers} BIND servers on {LOOPBACK} ports {ports}, "
+                f"zone {leaseservers.LEASE_ZONE}"
+            )
+
+    def _start_lease_server(
+        self,
+        record: dict[str, Any],
+        index: int,
+        program: str,
+        secrets: dict[str, str],
+        prefer: dict[str, Any] | None,
+    ) -> dict[str, Any]:
+        name = leaseservers.key(index)
+        directory = leaseservers.work_dir(self.state_dir, index)
+        # Existing zone files and journals are kept: a restarted lease server still knows the lease.
+        bind.write_zone_files(directory, [leaseservers.LEASE_ZONE])
+        conf = leaseservers.conf_file(self.state_dir, index)
+        taken = _ports_in_use(record, besides=name)
+
+        def prepare(retry: bool) -> dict[str, Any]:
+            old = {} if retry or not prefer else prefer
+            port = pick_dns_port(LOOPBACK, exclude=taken, prefer=old.get("port"))
+            text = bind.render_named_conf(
+                directory=directory,
+                address=LOOPBACK,
+                port=port,
+                zones=[leaseservers.LEASE_ZONE],
+                key_file=credentials.tsig_key_file(self.state_dir),
+                key_name=secrets["tsig_key_name"],
+            )
+            conf.write_text(text)
+            return {"port": port}
+
+        def ready(info: dict[str, Any]) -> bool:
+            return probes.soa_served(LOOPBACK, info["port"], leaseservers.LEASE_ZONE) and (
+                probes.dns_rcode(LOOPBACK, info["port"], ".") is not None
+            )
+
+        cmd = [program, "-g", "-4", "-c", str(conf)]
+        waiting_for = f"the SOA of {leaseservers.LEASE_ZONE} to be served"
+        return self._launch(name, cmd, prepare, ready, waiting_for, record)
+
     def _start_workloads(self, record: dict[str, Any], spec: DevSpec) -> None:
         config = workloads.config_file(self.state_dir)
         control = workloads.control_dir(self.state_dir)
@@ -402,14 +480,17 @@ class DevEnv:
         left: list[str] = []
         stopped: list[int] = []
         if record:
+            roles = recorded_roles(record)
             for role, info in record.get("servers", {}).items():
                 pid = info.get("pid")
-                if role in PROCESS_ROLES and process.is_alive(pid, self.marker(role)):
+                if role in roles and process.is_alive(pid, self.marker(role)):
                     stopped.append(pid)
                     if not process.stop_group(pid, STOP_TIMEOUT):
                         left.append(f"{role} (process group {pid})")
-        for role in PROCESS_ROLES:
-            for pid in process.processes_mentioning(self.marker(role)):
+        markers = [(role, self.marker(role)) for role in PROCESS_ROLES]
+        markers.append((leaseservers.ROLE, leaseservers.stray_marker(self.state_dir)))
+        for role, marker in markers:
+            for pid in process.processes_mentioning(marker):
                 stopped.append(pid)
                 if not process.stop_pid(pid, STOP_TIMEOUT):
                     left.append(f"{role} (pid {pid})")
@@ -440,12 +521,65 @@ class DevEnv:
             )
         shutil.rmtree(self.state_dir)
 
+    # --- one lease server at a time (quorum tests) ------------------------------------------
+
+    def stop_server(self, role: str, index: int = 0) -> dict[str, Any]:
+        """Stop one server of the environment, the others keep running; returns its status entry.
+
+        Only lease servers (role "lease") can be stopped one at a time: the lease's quorum must
+        survive one of three servers down, and tests prove it by stopping a real server. Its
+        zone file and journal stay, so start_server() brings it back with what it knew.
+        """
+        name = self._one_server(role, index)
+        with self._locked():
+            record = self._read_record() or {}
+            info = record["servers"][name]
+            pid = info.get("pid")
+            if process.is_alive(pid, self.marker(name)) and not process.stop_group(pid, STOP_TIMEOUT):
+                raise EnvironmentProblem(
+                    f"could not stop {name} of the local environment in {self.state_dir}",
+                    f"process group {pid} survived SIGTERM and SIGKILL",
+                    f"check it with `ps -o pid,stat,cmd -p {pid}`",
+                )
+            info["pid"] = None
+            self._write_record(record)
+        return self._status_entry(name)
+
+    def start_server(self, role: str, index: int = 0) -> dict[str, Any]:
+        """Start one stopped server again (on its previous port when free); returns its status entry."""
+        name = self._one_server(role, index)
+        with self._locked():
+            record = self._read_record() or {}
+            if not self._alive(name, record):
+                named = binaries.find(binaries.NAMED)
+                secrets = credentials.load_secrets(self.state_dir)
+                prefer = dict(record["servers"][name])
+                self._start_lease_server(record, index, named, secrets, prefer)
+        return self._status_entry(name)
+
+    def _one_server(self, role: str, index: int) -> str:
+        """The record key of server `index` of `role`, or a UsageError naming what exists."""
+        record = self._read_record() or {}
+        names = leaseservers.recorded(record.get("servers", {}))
+        name = leaseservers.key(index)
+        if role != leaseservers.ROLE or name not in names:
+            raise UsageError(
+                f"the local environment in {self.state_dir} has no server {role} {index} to stop or start",
+                "only lease servers are stopped and started one at a time; "
+                + (f"this environment has {', '.join(names)}" if names else "this environment has none"),
+                "pass role 'lease' and an index from `orchestrator dev status` (start it with `dev up`)",
+            )
+        return name
+
+    def _status_entry(self, name: str) -> dict[str, Any]:
+        return next(s for s in self.status()["servers"] if s.get("name") == name)
+
     # --- status ------------------------------------------------------------------------------
 
     def status(self) -> dict[str, Any]:
         """What runs where (JSON-able, never a secret)."""
         record = self._read_record()
-        alive = {role: self._alive(role, record) for role in PROCESS_ROLES} if record else {}
+        alive = {role: self._alive(role, record) for role in recorded_roles(record)} if record else {}
         return build_status(self.state_dir, record, alive)
 
     # --- workload health ---------------------------------------------------------------------
@@ -469,6 +603,17 @@ class DevEnv:
         for w in matched:
             workloads.set_healthy(control, w.name, healthy)
         return [w.name for w in matched]
+
+
+def _ports_in_use(record: dict[str, Any], besides: str) -> set[int]:
+    """Every port recorded for the environment's servers except `besides` (so no two collide)."""
+    return {
+        int(info[field])
+        for role, info in record.get("servers", {}).items()
+        if role != besides
+        for field in ("port", "api_port")
+        if info.get(field)
+    }
 
 
 def _try_lock(handle: IO[str]) -> bool:

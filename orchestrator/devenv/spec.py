@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from orchestrator.devenv.leaseservers import MAX_LEASE_SERVERS
 from orchestrator.errors import UsageError
 
 # Zone providers of the stack topology that the local environment serves, by server role.
@@ -29,6 +30,9 @@ class DevSpec:
     powerdns_zones: list[str] = field(default_factory=list)
     bind_zones: list[str] = field(default_factory=list)
     workloads: list[Workload] = field(default_factory=list)
+    # Independent BIND servers of the lease zone (orchestrator.lease): 3 allow a quorum that
+    # survives one server down. 0 starts none.
+    lease_servers: int = 3
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -39,6 +43,7 @@ class DevSpec:
             powerdns_zones=[str(z) for z in data.get("powerdns_zones", [])],
             bind_zones=[str(z) for z in data.get("bind_zones", [])],
             workloads=[Workload(**w) for w in data.get("workloads", [])],
+            lease_servers=int(data.get("lease_servers", cls.lease_servers)),
         )
 
     @property
@@ -117,6 +122,12 @@ def validate(spec: DevSpec) -> None:
             )
         seen.add((w.address, w.port))
         names.add(w.name)
+    if not 0 <= spec.lease_servers <= MAX_LEASE_SERVERS:
+        raise UsageError(
+            f"the local environment cannot run {spec.lease_servers} lease servers",
+            f"it runs 0 to {MAX_LEASE_SERVERS} (3 for a quorum that survives one server down)",
+            "use lease_servers=3 (the default)",
+        )
     duplicate = {z for z in spec.zones if spec.zones.count(z) > 1}
     if duplicate:
         raise UsageError(

@@ -5,15 +5,22 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from orchestrator.devenv import credentials, powerdns, workloads
+from orchestrator.devenv import credentials, leaseservers, powerdns, workloads
 from orchestrator.devenv.ports import LOOPBACK
 from orchestrator.devenv.spec import DevSpec
 
 PROCESS_ROLES = ("powerdns", "bind", "unbound", "workloads")
 
 
+def recorded_roles(record: dict[str, Any] | None) -> list[str]:
+    """The process roles of a recorded environment: PROCESS_ROLES plus its `lease-<n>` servers."""
+    servers = (record or {}).get("servers", {})
+    return [*PROCESS_ROLES, *leaseservers.recorded(servers)]
+
+
 def find_server(status: dict[str, Any], role: str) -> dict[str, Any] | None:
-    """The first server of that role in a status() dict ("powerdns", "bind", "unbound", "workload")."""
+    """The first server of that role in a status() dict ("powerdns", "bind", "unbound", "workload",
+    "lease")."""
     return next((s for s in status.get("servers", []) if s.get("role") == role), None)
 
 
@@ -81,5 +88,18 @@ def build_status(state_dir: Path, record: dict[str, Any] | None, alive: dict[str
                     "log": served.get("log"),
                 }
             )
-    running = all(role in recorded and alive.get(role, False) for role in PROCESS_ROLES)
+    for name in leaseservers.recorded(recorded):
+        info = recorded[name]
+        servers.append(
+            {
+                **entry(leaseservers.ROLE, info, name=name, index=leaseservers.index_of(name)),
+                "tsig_key_name": credentials.TSIG_KEY_NAME,
+                "tsig_algorithm": credentials.TSIG_ALGORITHM,
+                "zones": [leaseservers.LEASE_ZONE],
+                "running": alive.get(name, False),
+            }
+        )
+    running = all(role in recorded and alive.get(role, False) for role in PROCESS_ROLES) and all(
+        alive.get(name, False) for name in leaseservers.recorded(recorded)
+    )
     return {"state_dir": str(state_dir), "running": running, "servers": servers}

@@ -8,7 +8,8 @@ preview/up/refresh, and turns engine failures into errors that say what to do.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -119,6 +120,18 @@ class ProjectStack:
             self._stack = auto.Stack.create_or_select(self.name, self.workspace())
         return self._stack
 
+    @contextmanager
+    def _extra_env(self, extra: Mapping[str, str] | None) -> Iterator[None]:
+        """Environment for one run only (e.g. the lease fence the providers check)."""
+        env = self.stack().workspace.env_vars
+        saved = dict(env)
+        env.update(extra or {})
+        try:
+            yield
+        finally:
+            env.clear()
+            env.update(saved)
+
     def preview(
         self,
         *,
@@ -127,21 +140,26 @@ class ProjectStack:
         policy_packs: list[str] | None = None,
         policy_pack_configs: list[str] | None = None,
         message: str | None = None,
-    ) -> tuple[auto.PreviewResult, list[ResourceChange]]:
+        extra_env: Mapping[str, str] | None = None,
+    ) -> tuple[auto.PreviewResult, list[ResourceChange], list[auto.EngineEvent]]:
         events: list[auto.EngineEvent] = []
         try:
-            result = self.stack().preview(
-                on_output=on_output,
-                on_event=events.append,
-                diff=False,
-                config_file=str(config_file) if config_file else None,
-                policy_packs=policy_packs,
-                policy_pack_configs=policy_pack_configs,
-                message=message,
-            )
+            with self._extra_env(extra_env):
+                result = self.stack().preview(
+                    on_output=on_output,
+                    on_event=events.append,
+                    diff=False,
+                    # Compare with what the servers serve, not only with the last state:
+                    # drift made behind the stack's back shows up and gets repaired.
+                    refresh=True,
+                    config_file=str(config_file) if config_file else None,
+                    policy_packs=policy_packs,
+                    policy_pack_configs=policy_pack_configs,
+                    message=message,
+                )
         except auto.errors.CommandError as exc:
             raise translate_failure(exc, self.name) from exc
-        return result, changes_from_events(events)
+        return result, changes_from_events(events), events
 
     def up(
         self,
@@ -151,21 +169,41 @@ class ProjectStack:
         policy_packs: list[str] | None = None,
         policy_pack_configs: list[str] | None = None,
         message: str | None = None,
+        target: list[str] | None = None,
+        exclude: list[str] | None = None,
+        extra_env: Mapping[str, str] | None = None,
     ) -> tuple[auto.UpResult, list[ResourceChange]]:
         events: list[auto.EngineEvent] = []
         try:
-            result = self.stack().up(
-                on_output=on_output,
-                on_event=events.append,
-                config_file=str(config_file) if config_file else None,
-                policy_packs=policy_packs,
-                policy_pack_configs=policy_pack_configs,
-                message=message,
-                show_secrets=False,
-            )
+            with self._extra_env(extra_env):
+                result = self.stack().up(
+                    on_output=on_output,
+                    on_event=events.append,
+                    refresh=True,
+                    config_file=str(config_file) if config_file else None,
+                    policy_packs=policy_packs,
+                    policy_pack_configs=policy_pack_configs,
+                    message=message,
+                    target=target,
+                    exclude=exclude,
+                    show_secrets=False,
+                )
         except auto.errors.CommandError as exc:
             raise translate_failure(exc, self.name) from exc
         return result, changes_from_events(events)
+
+    def clear_pending(self, *, on_output: Callable[[str], None] | None = None) -> None:
+        """After a crash mid-update: drop interrupted creates so the next up re-applies them."""
+        try:
+            self.stack().refresh(on_output=on_output, clear_pending_creates=True)
+        except auto.errors.CommandError as exc:
+            raise translate_failure(exc, self.name) from exc
+
+    def destroy(self, *, on_output: Callable[[str], None] | None = None) -> None:
+        try:
+            self.stack().destroy(on_output=on_output)
+        except auto.errors.CommandError as exc:
+            raise translate_failure(exc, self.name) from exc
 
     def history(self, page_size: int = 20) -> list[auto.UpdateSummary]:
         return self.stack().history(page_size=page_size, page=1)

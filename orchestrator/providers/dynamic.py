@@ -42,12 +42,25 @@ def plan_diff(olds: dict[str, Any], news: dict[str, Any]) -> tuple[list[str], li
     return changes + replaces, replaces
 
 
+def _fenced() -> None:
+    """Invariant 4: a writer whose lease is gone stops before it writes.
+
+    A switch passes its lease (holder, epoch) to this process in ORCHESTRATOR_FENCE; the
+    live lease is checked right before every write. Without it (plain `orchestrator up`)
+    there is nothing to check.
+    """
+    from orchestrator.lease import check_fence_from_env
+
+    check_fence_from_env()
+
+
 class RecordSetProvider(ResourceProvider):
     def _client(self, props: dict[str, Any]):
         return client_for(props["backend"], props["zone"], props.get("settings") or {})
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         client = self._client(props)
+        _fenced()
         client.replace_rrset(props["zone"], props["name"], props["type"], int(props["ttl"]), props["values"])
         outs = dict(props, values=canonical(props["type"], props["values"]))
         return CreateResult(id_=record_id(props), outs=outs)
@@ -67,6 +80,7 @@ class RecordSetProvider(ResourceProvider):
         changes, _ = plan_diff(olds, news)
         if set(changes) & set(CONTENT_KEYS):
             client = self._client(news)
+            _fenced()
             client.replace_rrset(news["zone"], news["name"], news["type"], int(news["ttl"]), news["values"])
         return UpdateResult(outs=dict(news, values=canonical(news["type"], news["values"])))
 
@@ -78,7 +92,9 @@ class RecordSetProvider(ResourceProvider):
         return ReadResult(id_=id_, outs=dict(props, ttl=ttl, values=values))
 
     def delete(self, _id: str, props: dict[str, Any]) -> None:
-        self._client(props).delete_rrset(props["zone"], props["name"], props["type"])
+        client = self._client(props)
+        _fenced()
+        client.delete_rrset(props["zone"], props["name"], props["type"])
 
 
 class DnsRecordSet(Resource):

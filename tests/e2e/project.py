@@ -20,11 +20,11 @@ REPO = Path(__file__).resolve().parents[2]
 ORCHESTRATOR = str(Path(sys.executable).parent / "orchestrator")
 
 
-def demo_topology(group_a: list[str], group_b: list[str], port: int) -> dict[str, Any]:
+def demo_topology(group_a: list[str], group_b: list[str], port: int, ttl: int = 30) -> dict[str, Any]:
     """The demo's shape (two zones: PowerDNS and BIND) with the fixture's workload addresses."""
     health = {"port": port, "path": "/healthz"}
     return {
-        "ttl": 30,
+        "ttl": ttl,
         "zones": [
             {"name": "app.example.test", "provider": "powerdns", "settings": {"server": "dev"}},
             {"name": "svc.example.test", "provider": "rfc2136", "settings": {"server": "dev"}},
@@ -71,8 +71,14 @@ class TempProject:
     def stack_file(self) -> Path:
         return self.root / "stacks" / f"Pulumi.{self.stack}.yaml"
 
-    def write_stack(self, topology: dict[str, Any], active: list[str]) -> None:
-        doc = {"config": {"orchestrator:activeGroups": list(active), "orchestrator:topology": topology}}
+    def write_stack(
+        self, topology: dict[str, Any], active: list[str], lease: dict[str, Any] | None = None
+    ) -> None:
+        doc: dict[str, Any] = {
+            "config": {"orchestrator:activeGroups": list(active), "orchestrator:topology": topology}
+        }
+        if lease is not None:
+            doc["config"]["orchestrator:lease"] = lease
         self.stack_file.write_text(yaml.safe_dump(doc, sort_keys=False))
 
     def env(self, **extra: str) -> dict[str, str]:
@@ -109,6 +115,18 @@ class TempProject:
             for p in sorted(state.rglob("*"))
             if p.is_file() and ".bak" not in p.parts[-1] and "history" not in p.parts
         }
+
+    def destroy(self) -> None:
+        """Remove everything this project deployed (so tests sharing the servers start clean)."""
+        from orchestrator.engine.stack import ProjectStack
+
+        saved = dict(os.environ)
+        os.environ.update(self.env())
+        try:
+            ProjectStack(self.root, self.stack).destroy()
+        finally:
+            os.environ.clear()
+            os.environ.update(saved)
 
     def locks(self) -> list[Path]:
         return [p for p in (self.root / ".pulumi-state").rglob("locks/**/*.json")]

@@ -22,7 +22,8 @@ def project(dev_env, tmp_path_factory):
     proj = TempProject.create(tmp_path_factory.mktemp("deploy"), dev_env.state_dir)
     proj.topology = demo_topology(dev_env.group_a, dev_env.group_b, dev_env.workload_port)
     proj.write_stack(proj.topology, ["group-a"])
-    return proj
+    yield proj
+    proj.destroy()
 
 
 def served(dev_env, role: str, host: str) -> set[str]:

@@ -1,0 +1,1 @@
+"""The switch: impact preview, lease, make-before-break execution, resume and rollback."""

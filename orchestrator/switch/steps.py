@@ -1,0 +1,50 @@
+"""The steps of a switch, in order, with stable names and expected durations.
+
+Expected durations are what the dry-run promises an operator before they confirm;
+bench/bench_switch.py measures the real ones. Local figures: the engine's own overhead
+(program run + refresh) dominates; cloud DNS adds API latency to flip and cleanup.
+"""
+
+from __future__ import annotations
+
+ACQUIRE_LEASE = "acquire-lease"
+PREFLIGHT = "preflight"
+LOWER_TTL = "lower-ttl"
+DEMOTE_PRIMARY = "demote-primary"
+PROMOTE_PRIMARY = "promote-primary"
+FLIP_DNS = "flip-dns"
+CLEANUP_INACTIVE = "cleanup-inactive"
+VERIFY = "verify"
+RELEASE_LEASE = "release-lease"
+
+STEPS: tuple[str, ...] = (
+    ACQUIRE_LEASE,
+    PREFLIGHT,
+    LOWER_TTL,
+    DEMOTE_PRIMARY,
+    PROMOTE_PRIMARY,
+    FLIP_DNS,
+    CLEANUP_INACTIVE,
+    VERIFY,
+    RELEASE_LEASE,
+)
+
+# Seconds, for the local environment; see the module docstring.
+EXPECTED_SECONDS: dict[str, float] = {
+    ACQUIRE_LEASE: 0.5,
+    PREFLIGHT: 4.0,
+    LOWER_TTL: 0.0,
+    DEMOTE_PRIMARY: 0.0,
+    PROMOTE_PRIMARY: 0.0,
+    FLIP_DNS: 5.0,
+    CLEANUP_INACTIVE: 5.0,
+    VERIFY: 2.0,
+    RELEASE_LEASE: 0.5,
+}
+
+# Steps that do nothing until their feature lands, and say why in the report.
+SKIPPED_WHY: dict[str, str] = {
+    LOWER_TTL: "optional: the published TTL is already the failover TTL",
+    DEMOTE_PRIMARY: "no database pairs in the topology",
+    PROMOTE_PRIMARY: "no database pairs in the topology",
+}
