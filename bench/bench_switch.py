@@ -12,13 +12,13 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from orchestrator.devenv import DevEnv, DevSpec  # noqa: E402
+from common import local_powerdns  # noqa: E402
+
 from orchestrator.engine.stack import ProjectStack  # noqa: E402
 from orchestrator.paths import stack_config_file  # noqa: E402
 from orchestrator.switch.configfile import planned_config  # noqa: E402
@@ -47,44 +47,37 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--sizes", default="100,1000")
     sizes = [int(s) for s in ap.parse_args().sizes.split(",")]
-    os.environ.setdefault("PULUMI_CONFIG_PASSPHRASE", "bench-passphrase")
-    with tempfile.TemporaryDirectory(prefix="orchestrator-bench-") as tmp:
-        dev_dir = Path(tmp) / "dev"
-        env = DevEnv(dev_dir)
-        env.up(DevSpec(powerdns_zones=[ZONE], bind_zones=[], workloads=[]))
-        os.environ["ORCHESTRATOR_DEV_DIR"] = str(dev_dir)
-        try:
-            cols = [s for s in STEPS if s not in ("lower-ttl", "demote-primary", "promote-primary")]
-            print(
-                f"{'hosts':>6} "
-                + " ".join(f"{c:>16}" for c in cols)
-                + f" {'switch total':>13} {'raw pulumi up':>14}"
-            )
-            for n in sizes:
-                proj = TempProject.create(Path(tmp) / f"n{n}", dev_dir, stack=f"bench{n}")
-                os.environ["ORCHESTRATOR_ROOT"] = str(proj.root)
-                proj.write_stack(topology(n), ["group-a"], lease={"kind": "dns-quorum", "servers": "dev"})
-                stack = ProjectStack(proj.root, proj.stack)
-                stack.up()
+    with local_powerdns(ZONE) as (tmp, env):
+        dev_dir = env.state_dir
+        cols = [s for s in STEPS if s not in ("lower-ttl", "demote-primary", "promote-primary")]
+        print(
+            f"{'hosts':>6} "
+            + " ".join(f"{c:>16}" for c in cols)
+            + f" {'switch total':>13} {'raw pulumi up':>14}"
+        )
+        for n in sizes:
+            proj = TempProject.create(Path(tmp) / f"n{n}", dev_dir, stack=f"bench{n}")
+            os.environ["ORCHESTRATOR_ROOT"] = str(proj.root)
+            proj.write_stack(topology(n), ["group-a"], lease={"kind": "dns-quorum", "servers": "dev"})
+            stack = ProjectStack(proj.root, proj.stack)
+            stack.up()
+            t0 = time.perf_counter()
+            runner = SwitchRunner(proj.root, proj.stack, lambda _m: None)
+            reviewed = dry_run(proj.root, proj.stack, kind="switch", to_groups=("group-b",))
+            outcome = runner.execute(reviewed, reviewed_fingerprint=reviewed.plan.fingerprint)
+            total = time.perf_counter() - t0
+            # The same change back, as one raw `pulumi up` with the flipped config.
+            with planned_config(stack_config_file(proj.root, proj.stack), ("group-a",)) as cfg:
                 t0 = time.perf_counter()
-                runner = SwitchRunner(proj.root, proj.stack, lambda _m: None)
-                reviewed = dry_run(proj.root, proj.stack, kind="switch", to_groups=("group-b",))
-                outcome = runner.execute(reviewed, reviewed_fingerprint=reviewed.plan.fingerprint)
-                total = time.perf_counter() - t0
-                # The same change back, as one raw `pulumi up` with the flipped config.
-                with planned_config(stack_config_file(proj.root, proj.stack), ("group-a",)) as cfg:
-                    t0 = time.perf_counter()
-                    stack.up(config_file=cfg)
-                    raw = time.perf_counter() - t0
-                d = outcome.durations
-                print(
-                    f"{n:>6} "
-                    + " ".join(f"{d.get(c, 0.0):>15.2f}s" for c in cols)
-                    + f" {total:>12.2f}s {raw:>13.2f}s",
-                    flush=True,
-                )
-        finally:
-            env.down()
+                stack.up(config_file=cfg)
+                raw = time.perf_counter() - t0
+            d = outcome.durations
+            print(
+                f"{n:>6} "
+                + " ".join(f"{d.get(c, 0.0):>15.2f}s" for c in cols)
+                + f" {total:>12.2f}s {raw:>13.2f}s",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

@@ -12,13 +12,14 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from orchestrator.devenv import DevEnv, DevSpec, find_server, load_secrets  # noqa: E402
+from common import local_powerdns  # noqa: E402
+
+from orchestrator.devenv import find_server, load_secrets  # noqa: E402
 from orchestrator.engine.stack import ProjectStack  # noqa: E402
 from orchestrator.planning.desired import desired_state  # noqa: E402
 from orchestrator.providers.powerdns_api import PowerDNSClient  # noqa: E402
@@ -71,43 +72,34 @@ def main() -> None:
     ap.add_argument("--sizes", default="10,100,1000")
     args = ap.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
-    os.environ.setdefault("PULUMI_CONFIG_PASSPHRASE", "bench-passphrase")
-    with tempfile.TemporaryDirectory(prefix="orchestrator-bench-") as tmp:
-        dev_dir = Path(tmp) / "dev"
-        env = DevEnv(dev_dir)
-        env.up(DevSpec(powerdns_zones=[ZONE], bind_zones=[], workloads=[]))
-        os.environ["ORCHESTRATOR_DEV_DIR"] = str(dev_dir)
-        try:
-            server = find_server(env.status(), "powerdns")
-            client = PowerDNSClient(server["api_url"], load_secrets(dev_dir)["powerdns_api_key"])
+    with local_powerdns(ZONE) as (tmp, env):
+        dev_dir = env.state_dir
+        server = find_server(env.status(), "powerdns")
+        client = PowerDNSClient(server["api_url"], load_secrets(dev_dir)["powerdns_api_key"])
+        print(f"{'record sets':>11} {'up: create':>11} {'up: modify':>11} {'no-op up':>9} {'API floor':>10}")
+        for n in sizes:
+            proj = TempProject.create(Path(tmp) / f"n{n}", dev_dir, stack=f"bench{n}")
+            os.environ["ORCHESTRATOR_ROOT"] = str(proj.root)
+            # n hostnames -> n A record sets + n registry TXT + 1 active-groups TXT
+            hosts = max(1, (n - 1) // 2)
+            proj.write_stack(topology(hosts, 1), ["group-a"])
+            stack = ProjectStack(proj.root, proj.stack)
+            t0 = time.perf_counter()
+            stack.up()
+            create = time.perf_counter() - t0
+            t0 = time.perf_counter()
+            stack.up()
+            noop = time.perf_counter() - t0
+            proj.write_stack(topology(hosts, 2), ["group-a"])
+            t0 = time.perf_counter()
+            stack.up()
+            modify = time.perf_counter() - t0
+            sets = record_sets(topology(hosts, 3))
+            floor = direct_patch(client, sets)
             print(
-                f"{'record sets':>11} {'up: create':>11} {'up: modify':>11} {'no-op up':>9} {'API floor':>10}"
+                f"{len(sets):>11} {create:>10.2f}s {modify:>10.2f}s {noop:>8.2f}s {floor:>9.3f}s",
+                flush=True,
             )
-            for n in sizes:
-                proj = TempProject.create(Path(tmp) / f"n{n}", dev_dir, stack=f"bench{n}")
-                os.environ["ORCHESTRATOR_ROOT"] = str(proj.root)
-                # n hostnames -> n A record sets + n registry TXT + 1 active-groups TXT
-                hosts = max(1, (n - 1) // 2)
-                stack = ProjectStack(proj.root, proj.stack)
-                proj.write_stack(topology(hosts, 1), ["group-a"])
-                t0 = time.perf_counter()
-                stack.up()
-                create = time.perf_counter() - t0
-                t0 = time.perf_counter()
-                stack.up()
-                noop = time.perf_counter() - t0
-                proj.write_stack(topology(hosts, 2), ["group-a"])
-                t0 = time.perf_counter()
-                stack.up()
-                modify = time.perf_counter() - t0
-                sets = record_sets(topology(hosts, 3))
-                floor = direct_patch(client, sets)
-                print(
-                    f"{len(sets):>11} {create:>10.2f}s {modify:>10.2f}s {noop:>8.2f}s {floor:>9.3f}s",
-                    flush=True,
-                )
-        finally:
-            env.down()
 
 
 if __name__ == "__main__":
