@@ -7,6 +7,7 @@ import json
 import sys
 import warnings
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import click
@@ -36,9 +37,19 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="orchestrator")
-def main() -> None:
+@click.option(
+    "--metrics-textfile",
+    type=click.Path(dir_okay=False),
+    envvar="ORCHESTRATOR_METRICS_TEXTFILE",
+    help="Write this run's metrics to FILE for node-exporter's textfile collector (docs/metrics.md).",
+)
+def main(metrics_textfile: str | None) -> None:
     """Move traffic and database primaries between groups of clusters, safely."""
     warnings.showwarning = _show_warning
+    if metrics_textfile:
+        import os
+
+        os.environ["ORCHESTRATOR_METRICS_TEXTFILE"] = metrics_textfile  # read by every command's publisher
 
 
 stack_option = click.option(
@@ -88,16 +99,92 @@ def up(stack: str, yes: bool) -> None:
 @handle_errors
 def status(stack: str, as_json: bool, check: bool) -> None:
     """What the DNS servers serve now, who owns it (registry), and drift from the stack."""
+    from orchestrator.metrics import publisher
     from orchestrator.paths import project_root
     from orchestrator.status import print_status, status_for_stack
 
-    report = status_for_stack(project_root(), stack)
+    root = project_root()
+    report = status_for_stack(root, stack)
     if as_json:
         click.echo(json.dumps(report, indent=2, sort_keys=True))
     else:
         print_status(report, click.echo)
+        _print_condition(report.get("last_switchover_healthy"))
+    publisher(root, stack).publish(live=True)
     if check and not report["in_sync"]:
         sys.exit(EXIT_DRIFT)
+
+
+def _print_condition(condition: dict[str, Any] | None) -> None:
+    """The HealthReport line of `status`: LastSwitchoverHealthy and its one-line summary."""
+    if not condition:
+        return
+    when = f" (checked {condition['checkedAt']})" if condition.get("checkedAt") else ""
+    click.echo(f"\n{condition['type']}={condition['status']}{when}: {condition['message']}")
+
+
+@main.command()
+@stack_option
+@click.option("--json", "as_json", is_flag=True, help="Print the HealthReport as JSON.")
+@click.option("--last", is_flag=True, help="Show the last kept report instead of checking now.")
+@handle_errors
+def health(stack: str, as_json: bool, last: bool) -> None:
+    """Post-switchover health: replicas, DNS at each vantage, latency, audit (exit 1 when False)."""
+    from orchestrator.health import FALSE, check_now, load_report
+    from orchestrator.metrics import publisher
+    from orchestrator.paths import project_root
+
+    root = project_root()
+    if last:
+        report = load_report(root, stack)
+        if report is None:
+            click.echo(f"No health report for stack '{stack}' yet: run `orchestrator health`.")
+            return
+    else:
+        report = check_now(root, stack)
+        publisher(root, stack).publish(live=True)
+    if as_json:
+        click.echo(json.dumps(report.to_dict(), indent=2, sort_keys=True))
+    else:
+        switch = f", switch {report.switch_id}" if report.switch_id else ""
+        click.echo(f"Health of stack '{report.stack}' (active {', '.join(report.to_groups)}{switch}):")
+        for c in report.checks:
+            click.echo(f"  {c.name:<17} {c.status:<8} {c.summary}")
+        click.echo(report.condition.line())
+    if report.condition.status == FALSE:
+        sys.exit(1)
+
+
+@main.command()
+@stack_option
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (loopback).")
+@click.option(
+    "--port",
+    default=8082,
+    show_default=True,
+    type=click.IntRange(0, 65535),
+    envvar="ORCHESTRATOR_SERVE_PORT",
+    help="Port to listen on ($ORCHESTRATOR_SERVE_PORT; 0 picks a free one).",
+)
+@click.option(
+    "--token-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="File whose first line is the API token (else $ORCHESTRATOR_API_TOKEN[_FILE]).",
+)
+@handle_errors
+def serve(stack: str, host: str, port: int, token_file: Path | None) -> None:
+    """HTTP API: /healthz, /metrics, dry-run, health and status (read-only; never executes a switch)."""
+    import logging
+
+    from orchestrator.api.server import load_token, run
+    from orchestrator.deploy import load
+    from orchestrator.paths import project_root
+
+    root = project_root()
+    token = load_token(token_file)
+    load(root, stack)  # a bad stack fails here, before listening
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    run(root, stack, host=host, port=port, token=token, echo=lambda m: click.echo(m, err=True))
 
 
 @main.group()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import click
 
@@ -31,6 +31,7 @@ def _change_active_set(
     yes: bool,
     plan_fp: str | None,
     rollback_of: str | None = None,
+    overrides: Mapping[str, str] | None = None,
 ) -> None:
     from orchestrator import audit as ev
     from orchestrator.paths import project_root
@@ -41,7 +42,7 @@ def _change_active_set(
     root = project_root()
     reviewed = check_fingerprint(plan_fp) if plan_fp else None
     progress = (lambda m: click.echo(m, err=True)) if fmt != "table" else click.echo
-    dry = dry_run(root, stack, kind=kind, to_groups=to_groups, change=change, mode=mode)
+    dry = dry_run(root, stack, kind=kind, to_groups=to_groups, change=change, mode=mode, overrides=overrides)
     plan = dry.plan
     if dry_run_only:
         click.echo(_render(plan, fmt))
@@ -49,6 +50,7 @@ def _change_active_set(
             sys.exit(EXIT_BLOCKED)
         return
     runner = SwitchRunner(root, stack, progress)
+    runner.policy_overrides = dict(overrides or {})  # preflight re-runs the pack with them, and audits them
     if plan.noop:
         runner.audit.append(ev.SWITCHOVER_NOOP, stack=stack, to_groups=list(plan.to_groups))
         click.echo(
@@ -56,6 +58,13 @@ def _change_active_set(
         )
         return
     click.echo(_render(plan, fmt))
+    # Blockers (policy violations included) first: a refused plan is refused (exit 7), whether
+    # or not it also differs from the reviewed one. Nothing has been written yet.
+    if plan.blockers:
+        runner.audit.append(ev.PREFLIGHT_BLOCKED, stack=stack, blockers=list(plan.blockers))
+        raise PreflightBlocked(
+            "the switch is blocked", "; ".join(plan.blockers), "fix the blockers listed above, then run again"
+        )
     if reviewed and reviewed != plan.fingerprint:
         runner.audit.append(
             ev.CONFIG_CHANGED_SINCE_PREVIEW, stack=stack, reviewed=reviewed, current=plan.fingerprint
@@ -64,11 +73,6 @@ def _change_active_set(
             f"the plan changed since it was reviewed (reviewed {reviewed}, now {plan.fingerprint})",
             "the topology, the live zones or the active groups changed after the dry-run",
             "review the plan above and run again with --plan " + plan.fingerprint,
-        )
-    if plan.blockers:
-        runner.audit.append(ev.PREFLIGHT_BLOCKED, stack=stack, blockers=list(plan.blockers))
-        raise PreflightBlocked(
-            "the switch is blocked", "; ".join(plan.blockers), "fix the blockers listed above, then run again"
         )
     if not yes and not click.confirm(f"Proceed with plan {plan.fingerprint}?", default=False):
         click.echo("Aborted: nothing changed.", err=True)
@@ -104,6 +108,19 @@ def register(main: click.Group, handle_errors, stack_option) -> None:  # noqa: A
     )
     json_option = click.option("--json", "as_json", is_flag=True, help="Same as --format json.")
 
+    def override_options(fn):  # noqa: ANN001, ANN202 — two options that only make sense together
+        fn = click.option(
+            "--reason",
+            metavar="TEXT",
+            help="Why the policy may be bypassed now (required with --override-policy; audited).",
+        )(fn)
+        return click.option(
+            "--override-policy",
+            metavar="NAME",
+            help="Break-glass: lower exactly this policy of the pack to advisory for this run "
+            "(docs/policies.md). Needs --reason; writes the audit event policy.overridden.",
+        )(fn)
+
     @main.command()
     @stack_option
     @click.option("--to", "to", multiple=True, help="Group(s) to make active (repeat for several).")
@@ -113,11 +130,42 @@ def register(main: click.Group, handle_errors, stack_option) -> None:  # noqa: A
     @click.option("--failover", is_flag=True, help="Unplanned failover: the active group is down.")
     @click.option("--resume", is_flag=True, help="Finish the interrupted switch of this stack.")
     @click.option("--rollback", is_flag=True, help="Return to the active set before the last switch.")
+    @click.option(
+        "--verify-delay",
+        metavar="SECONDS",
+        help="Wait this long before the verify step's health checks "
+        "(else $ORCHESTRATOR_VERIFY_DELAY, else the stack's orchestrator:health.verifyDelay, default 0).",
+    )
+    @override_options
     @fmt_option
     @json_option
     @handle_errors
-    def switch(stack, to, dry_run, yes, plan_fp, failover, resume, rollback, fmt, as_json) -> None:  # noqa: ANN001
+    def switch(  # noqa: ANN001
+        stack,
+        to,
+        dry_run,
+        yes,
+        plan_fp,
+        failover,
+        resume,
+        rollback,
+        verify_delay,
+        override_policy,
+        reason,
+        fmt,
+        as_json,
+    ) -> None:
         """Move the active set to --to GROUP: preview, confirm, lease, flip, clean up, verify."""
+        from orchestrator.policies import check_override
+
+        overrides = check_override(override_policy, reason)  # bad input changes nothing
+        if verify_delay is not None:
+            import os
+
+            from orchestrator.health.config import VERIFY_DELAY_ENV, parse_delay
+
+            parse_delay(verify_delay, "--verify-delay")  # refuse a bad value before anything runs
+            os.environ[VERIFY_DELAY_ENV] = verify_delay  # read by the verify step (orchestrator.health)
         fmt = "json" if as_json else fmt
         modes = [bool(to), resume, rollback]
         if sum(modes) != 1:
@@ -128,10 +176,10 @@ def register(main: click.Group, handle_errors, stack_option) -> None:  # noqa: A
             )
         mode = "failover" if failover else "planned"
         if resume:
-            _resume(stack, yes)
+            _resume(stack, yes, overrides)
             return
         if rollback:
-            _rollback(stack, dry_run, fmt, yes, plan_fp, mode)
+            _rollback(stack, dry_run, fmt, yes, plan_fp, mode, overrides)
             return
         _change_active_set(
             stack=stack,
@@ -143,6 +191,7 @@ def register(main: click.Group, handle_errors, stack_option) -> None:  # noqa: A
             fmt=fmt,
             yes=yes,
             plan_fp=plan_fp,
+            overrides=overrides,
         )
 
     @main.command("add-active-group")
@@ -151,11 +200,17 @@ def register(main: click.Group, handle_errors, stack_option) -> None:  # noqa: A
     @click.option("--dry-run", is_flag=True)
     @click.option("--yes", "-y", is_flag=True)
     @click.option("--plan", "plan_fp")
+    @override_options
     @fmt_option
     @json_option
     @handle_errors
-    def add_active_group(stack, group, dry_run, yes, plan_fp, fmt, as_json) -> None:  # noqa: ANN001
+    def add_active_group(  # noqa: ANN001
+        stack, group, dry_run, yes, plan_fp, override_policy, reason, fmt, as_json
+    ) -> None:
         """Add GROUP to the active set (it starts serving alongside the others)."""
+        from orchestrator.policies import check_override
+
+        overrides = check_override(override_policy, reason)
         _change_active_set(
             stack=stack,
             kind="add-active-group",
@@ -166,6 +221,7 @@ def register(main: click.Group, handle_errors, stack_option) -> None:  # noqa: A
             fmt="json" if as_json else fmt,
             yes=yes,
             plan_fp=plan_fp,
+            overrides=overrides,
         )
 
     @main.command("remove-active-group")
@@ -174,14 +230,19 @@ def register(main: click.Group, handle_errors, stack_option) -> None:  # noqa: A
     @click.option("--dry-run", is_flag=True)
     @click.option("--yes", "-y", is_flag=True)
     @click.option("--plan", "plan_fp")
+    @override_options
     @fmt_option
     @json_option
     @handle_errors
-    def remove_active_group(stack, group, dry_run, yes, plan_fp, fmt, as_json) -> None:  # noqa: ANN001
+    def remove_active_group(  # noqa: ANN001
+        stack, group, dry_run, yes, plan_fp, override_policy, reason, fmt, as_json
+    ) -> None:
         """Remove GROUP from the active set; every affected endpoint is listed before you confirm."""
         from orchestrator.deploy import load
         from orchestrator.paths import project_root
+        from orchestrator.policies import check_override
 
+        overrides = check_override(override_policy, reason)
         topology, current = load(project_root(), stack)
         if group not in topology.group_names:
             raise UsageError(
@@ -212,6 +273,7 @@ def register(main: click.Group, handle_errors, stack_option) -> None:  # noqa: A
             fmt="json" if as_json else fmt,
             yes=yes,
             plan_fp=plan_fp,
+            overrides=overrides,
         )
 
     @main.command("get-active-groups")
@@ -298,7 +360,7 @@ def register(main: click.Group, handle_errors, stack_option) -> None:  # noqa: A
             )
 
 
-def _resume(stack: str, yes: bool) -> None:
+def _resume(stack: str, yes: bool, overrides: Mapping[str, str] | None = None) -> None:
     from orchestrator import audit as ev
     from orchestrator.paths import project_root
     from orchestrator.switch.dryrun import dry_run
@@ -306,6 +368,7 @@ def _resume(stack: str, yes: bool) -> None:
 
     root = project_root()
     runner = SwitchRunner(root, stack, click.echo)
+    runner.policy_overrides = dict(overrides or {})
     record = runner.journal.unfinished(stack)
     if record is None:
         click.echo(f"No interrupted switch on stack '{stack}': nothing to resume.")
@@ -316,12 +379,27 @@ def _resume(stack: str, yes: bool) -> None:
         f"next step: {runner.journal.next_step(record)}"
     )
     runner.audit.append(ev.RESUME_REQUESTED, switch_id=record.id, next_step=runner.journal.next_step(record))
-    dry = dry_run(root, stack, kind=record.kind, to_groups=tuple(record.to_groups), mode=record.mode)
+    dry = dry_run(
+        root,
+        stack,
+        kind=record.kind,
+        to_groups=tuple(record.to_groups),
+        mode=record.mode,
+        overrides=overrides,
+    )
     outcome = runner.execute(dry, reviewed_fingerprint=None, resume=record)
     _summary(outcome, click.echo)
 
 
-def _rollback(stack: str, dry_run_only: bool, fmt: str, yes: bool, plan_fp: str | None, mode: str) -> None:
+def _rollback(
+    stack: str,
+    dry_run_only: bool,
+    fmt: str,
+    yes: bool,
+    plan_fp: str | None,
+    mode: str,
+    overrides: Mapping[str, str] | None = None,
+) -> None:
     from orchestrator.journal import Journal
     from orchestrator.paths import project_root, state_dir
 
@@ -344,4 +422,5 @@ def _rollback(stack: str, dry_run_only: bool, fmt: str, yes: bool, plan_fp: str 
         yes=yes,
         plan_fp=plan_fp,
         rollback_of=last.id,
+        overrides=overrides,
     )

@@ -7,12 +7,13 @@ is started, so a wrong key or a down server fails before any lock or write.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 from orchestrator.engine.stack import ProjectStack, ResourceChange
 from orchestrator.paths import project_root
+from orchestrator.policies import policy_run
 from orchestrator.providers.connections import LOCAL_PROVIDERS, client_for
 from orchestrator.stackconfig import ACTIVE_KEY, TOPOLOGY_KEY, stack_config
 from orchestrator.topology import Topology, load_topology, parse_active_groups
@@ -56,16 +57,29 @@ def change_rows(changes: list[ResourceChange]) -> list[dict[str, Any]]:
     return sorted(rows, key=lambda r: (str(r["zone"]), str(r["name"]), str(r["type"])))
 
 
-def preview(stack: str, stream: Echo | None) -> dict[str, Any]:
+def preview(stack: str, stream: Echo | None, overrides: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """A real preview with the policy pack (policy/): the gate of `orchestrator up` too.
+
+    A mandatory violation raises PolicyViolations (exit 7) before anything is written;
+    advisory ones are in the report's `policy.warnings`. `up` itself does not run the pack:
+    the Automation API's up skips the preview, so a stack policy would only run after the
+    writes. `orchestrator up` always previews first, and stops there when refused.
+    """
     root = project_root()
     topology, active = load(root, stack)
     check_servers(topology)
-    result, changes, _events = ProjectStack(root, stack).preview(on_output=stream)
+    project = ProjectStack(root, stack)
+    with policy_run(root, project, topology, active, overrides) as policy:
+        result, changes, events = project.preview(
+            on_output=stream, policy_packs=policy.packs, policy_pack_configs=policy.configs
+        )
+        verdict = policy.verdict(events)
     return {
         "stack": stack,
         "active_groups": list(active),
         "changes": change_rows(changes),
         "summary": dict(result.change_summary or {}),
+        "policy": {"blockers": list(verdict.blockers), "warnings": list(verdict.warnings)},
     }
 
 
@@ -82,6 +96,8 @@ def up(stack: str, stream: Echo | None, message: str | None = None) -> dict[str,
 def print_changes(report: dict[str, Any], echo: Echo) -> None:
     rows = report["changes"]
     echo(f"Stack '{report['stack']}', active groups: {', '.join(report['active_groups'])}")
+    for warning in (report.get("policy") or {}).get("warnings", []):
+        echo(f"Policy warning: {warning}")
     if not rows:
         echo("No changes.")
         return

@@ -151,6 +151,10 @@ def print_status(report: dict[str, Any], echo: Callable[[str], None]) -> None:
 
 def status_for_stack(root: Path, stack: str) -> dict[str, Any]:
     from orchestrator.deploy import load
+    from orchestrator.health import condition_for
 
     topology, active = load(root, stack)
-    return build_status(topology, active, stack)
+    report = build_status(topology, active, stack)
+    # The last post-switchover health (orchestrator.health): True/False/Unknown and one line.
+    report["last_switchover_healthy"] = condition_for(root, stack).to_dict()
+    return report

@@ -17,7 +17,7 @@ from typing import Any
 from pulumi import automation as auto
 
 from orchestrator.engine.environment import Engine, engine_env, locate_engine
-from orchestrator.errors import ConflictError, OrchestratorError, UsageError
+from orchestrator.errors import EXIT_BLOCKED, ConflictError, OrchestratorError, UsageError
 from orchestrator.paths import stack_config_file
 
 # Our errors travel through the dynamic-provider plugin as text: recover them.
@@ -92,6 +92,39 @@ def translate_failure(exc: auto.errors.CommandError, stack: str) -> Orchestrator
     )
 
 
+class PolicyViolations(OrchestratorError):
+    """The policy pack refused the preview (mandatory violations); nothing was written.
+
+    Carries the engine events (the violations are among them, see orchestrator.policies)
+    and the resource changes the preview had planned, so that a report can show both.
+    """
+
+    exit_code = EXIT_BLOCKED
+
+    def __init__(self, stack: str, events: list[auto.EngineEvent], changes: list[ResourceChange]) -> None:
+        self.events = events
+        self.changes = changes
+        mandatory = [
+            # The engine's message is the policy's description, a newline, then the violation.
+            f"{pe.policy_name}: {' '.join(pe.message.strip().splitlines()[1:]) or pe.message.strip()}"
+            for pe in (ev.policy_event for ev in events)
+            if pe is not None and pe.enforcement_level in ("mandatory", "remediate")
+        ]
+        super().__init__(
+            f"the policy pack refused the change to stack '{stack}'",
+            "; ".join(dict.fromkeys(mandatory)),
+            "fix what the policy names; in an emergency override exactly that policy for one run: "
+            "--override-policy NAME --reason TEXT (docs/policies.md)",
+        )
+
+
+def _policy_refusal(events: list[auto.EngineEvent]) -> bool:
+    return any(
+        ev.policy_event is not None and ev.policy_event.enforcement_level in ("mandatory", "remediate")
+        for ev in events
+    )
+
+
 class ProjectStack:
     """A stack of this project (stacks/Pulumi.<name>.yaml), with the pinned engine."""
 
@@ -158,6 +191,8 @@ class ProjectStack:
                     message=message,
                 )
         except auto.errors.CommandError as exc:
+            if policy_packs and _policy_refusal(events):
+                raise PolicyViolations(self.name, events, changes_from_events(events)) from exc
             raise translate_failure(exc, self.name) from exc
         return result, changes_from_events(events), events
 
@@ -189,6 +224,10 @@ class ProjectStack:
                     show_secrets=False,
                 )
         except auto.errors.CommandError as exc:
+            # The Automation API's up skips the preview: stack policies run after the writes.
+            # Gate with a preview (policy_packs there); here a refusal is only reported.
+            if policy_packs and _policy_refusal(events):
+                raise PolicyViolations(self.name, events, changes_from_events(events)) from exc
             raise translate_failure(exc, self.name) from exc
         return result, changes_from_events(events)
 

@@ -7,15 +7,17 @@ written, and Pulumi's preview does not write state.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+import dataclasses
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import requests
 
 from orchestrator.deploy import change_rows, check_servers, load
-from orchestrator.engine.stack import ProjectStack, ResourceChange
+from orchestrator.engine.stack import PolicyViolations, ProjectStack, ResourceChange
 from orchestrator.paths import stack_config_file
+from orchestrator.policies import NO_EMPTY_HOSTNAME, Verdict, policy_run
 from orchestrator.switch.configfile import planned_config
 from orchestrator.switch.plan import EndpointChange, SwitchPlan, build_plan
 from orchestrator.topology import Topology, check_active_groups
@@ -28,6 +30,7 @@ class DryRun:
     plan: SwitchPlan
     resource_changes: list[ResourceChange]  # the engine's view (URNs), for targeting the flip
     topology: Topology
+    policy: Verdict = field(default_factory=Verdict)  # the policy pack's verdict on this preview
 
 
 def unhealthy_endpoints(topology: Topology, groups: tuple[str, ...]) -> list[str]:
@@ -76,24 +79,48 @@ def dry_run(
     change: Callable[[tuple[str, ...]], tuple[str, ...]] | None = None,
     extra_env: dict[str, str] | None = None,
     on_output: Callable[[str], None] | None = None,
+    overrides: Mapping[str, str] | None = None,
 ) -> DryRun:
-    """Plan a change of the active set: `to_groups`, or `change(current)` for add/remove."""
+    """Plan a change of the active set: `to_groups`, or `change(current)` for add/remove.
+
+    The preview runs the policy pack (policy/): its mandatory violations are blockers of
+    the plan, advisory ones warnings. `overrides` ({policy: reason}) lowers exactly those
+    policies to advisory for this run (docs/policies.md).
+    """
     topology, current = load(root, stack)
     target = tuple(sorted(set(to_groups if to_groups is not None else change(current))))  # type: ignore[misc]
     if target:
         check_active_groups(topology, list(target))
     check_servers(topology)
-    with planned_config(stack_config_file(root, stack), target or current) as cfg:
-        _, changes, _events = ProjectStack(root, stack).preview(
-            config_file=cfg, extra_env=extra_env, on_output=on_output
-        )
+    project = ProjectStack(root, stack)
+    planned = target or current
+    with (
+        planned_config(stack_config_file(root, stack), planned) as cfg,
+        policy_run(root, project, topology, planned, overrides) as policy,
+    ):
+        try:
+            _, changes, events = project.preview(
+                config_file=cfg,
+                extra_env=extra_env,
+                on_output=on_output,
+                policy_packs=policy.packs,
+                policy_pack_configs=policy.configs,
+            )
+        except PolicyViolations as refused:  # the report shows the changes and what refused them
+            changes, events = refused.changes, refused.events
+        verdict = policy.verdict(events)
     warnings = []
     if mode == "failover":
         warnings.append(
             "failover mode: the old group is not asked to step back; it may still serve until fixed"
         )
     new_groups = tuple(g for g in target if g not in current)
-    warnings += unhealthy_endpoints(topology, new_groups)
+    # Health was measured once, just before the preview, for the policy pack: reuse it.
+    warnings += [c.problem() for c in policy.measurement.checks if not c.ok and c.group in new_groups]
+    warnings += unhealthy_endpoints(
+        topology, tuple(g for g in new_groups if g not in policy.measurement.groups)
+    )
+    warnings += verdict.warnings
     plan = build_plan(
         stack=stack,
         kind=kind,
@@ -102,6 +129,26 @@ def dry_run(
         to_groups=target,
         changes=endpoint_changes(changes) if target else [],
         warnings=warnings,
+        extra_blockers=list(verdict.blockers),
         has_databases=bool(topology.databases),
     )
-    return DryRun(plan=plan, resource_changes=changes, topology=topology)
+    if overrides and NO_EMPTY_HOSTNAME in overrides:
+        plan = _override_empty_hostnames(plan, overrides[NO_EMPTY_HOSTNAME], verdict)
+    return DryRun(plan=plan, resource_changes=changes, topology=topology, policy=verdict)
+
+
+def _override_empty_hostnames(plan: SwitchPlan, reason: str, verdict: Verdict) -> SwitchPlan:
+    """The plan's own "hostname left with no targets" blockers follow the policy's override.
+
+    Invariant 3 and the no-empty-hostname policy are one rule, checked twice; overriding
+    the policy overrides both. (An empty active set cannot be overridden: it cannot even be
+    published, see topology validation.)
+    """
+    lowered = [b for b in plan.blockers if b not in verdict.blockers and "would be left with no targets" in b]
+    if not lowered:
+        return plan
+    return dataclasses.replace(
+        plan,
+        blockers=tuple(b for b in plan.blockers if b not in lowered),
+        warnings=plan.warnings + tuple(f"OVERRIDDEN ({NO_EMPTY_HOSTNAME}: {reason}): {b}" for b in lowered),
+    )

@@ -26,14 +26,16 @@ from orchestrator.errors import EXIT_BLOCKED, EXIT_CONFLICT, ConflictError, Orch
 from orchestrator.history import update_message
 from orchestrator.journal import Journal, SwitchRecord
 from orchestrator.lease import LeaseCollision, LeaseKeeper, fence_env, lease_from_config
+from orchestrator.metrics import publisher as metrics_publisher
 from orchestrator.paths import stack_config_file, state_dir
+from orchestrator.policies import audit_overrides
 from orchestrator.stackconfig import stack_config
 from orchestrator.switch import steps as S
 from orchestrator.switch.configfile import planned_config, write_active_groups
 from orchestrator.switch.dryrun import DryRun, dry_run
 from orchestrator.switch.locks import clear_stale_locks
 from orchestrator.switch.plan import SwitchPlan
-from orchestrator.switch.verify import dns_converged
+from orchestrator.switch.verify import baseline_before_flip, verify_switch
 
 Echo = Callable[[str], None]
 LEASE_KEY = "orchestrator:lease"
@@ -118,6 +120,7 @@ class SwitchRunner:
         self.audit = AuditLog(default_audit_log(root))
         self.journal = Journal(state_dir(root) / "journal")
         self.lease_cfg = lease_config(root, stack)
+        self.metrics = metrics_publisher(root, stack)  # textfile of this run (no-op unless configured)
 
     # -- public entry points -------------------------------------------------------------
     def execute(
@@ -175,6 +178,7 @@ class SwitchRunner:
             if record.kind == "rollback":
                 self._mark_rolled_back(record)
                 self.audit.append(ev.ROLLBACK_COMPLETED, switch_id=sid, rollback_of=record.rollback_of)
+            self.metrics.publish(live=True)
             return Outcome(record, current.plan, durations)
         except BaseException as exc:
             self._fail(record, exc)
@@ -213,6 +217,7 @@ class SwitchRunner:
                     runner.journal.fail_step(record, name, str(exc))
                     runner.audit.append(ev.STEP_FAILED, switch_id=record.id, step=name, error=str(exc)[:500])
                     runner.echo(f"[{name}] FAILED after {took:.2f}s")
+                runner.metrics.publish()
                 return False
 
         return _Ctx()
@@ -229,22 +234,31 @@ class SwitchRunner:
             self.audit.append(
                 ev.LEASE_COLLISION, switch_id=record.id, holder=exc.holder, expires_at=exc.expires_at
             )
+            self.metrics.publish()
             raise
         record.holder, record.epoch = held.holder, held.epoch
         self.journal.complete_step(record, S.ACQUIRE_LEASE)
         durations[S.ACQUIRE_LEASE] = time.monotonic() - t0
         self.audit.append(ev.LEASE_ACQUIRED, switch_id=record.id, holder=held.holder, epoch=held.epoch)
-        self.audit.append(ev.STEP_COMPLETED, switch_id=record.id, step=S.ACQUIRE_LEASE)
+        self.audit.append(
+            ev.STEP_COMPLETED,
+            switch_id=record.id,
+            step=S.ACQUIRE_LEASE,
+            duration_s=round(durations[S.ACQUIRE_LEASE], 3),
+        )
+        self.metrics.publish(live=True)  # lease held/epoch; the live zones before the flip
         self.echo(f"[{S.ACQUIRE_LEASE}] held by {held.holder}, epoch {held.epoch}")
         maybe_pause(self.root, S.ACQUIRE_LEASE)
 
         def lost(exc: BaseException) -> None:
             self.audit.append(ev.LEASE_LOST, switch_id=record.id, error=str(exc)[:300])
+            self.metrics.publish()
 
         def renewed(rec) -> None:  # noqa: ANN001
             self.audit.append(
                 ev.LEASE_RENEWED, switch_id=record.id, epoch=rec.epoch, expires_at=rec.expires_at
             )
+            self.metrics.publish()
 
         keeper = LeaseKeeper(lease, held, on_lost=lost, on_renewed=renewed)
         keeper.__enter__()
@@ -263,7 +277,19 @@ class SwitchRunner:
             keeper.assert_held()
             if ctx is None:  # resumed after preflight: plan again under the lease
                 return self._replan(record)
+            # Under the lease: the policy pack runs again on a fresh measurement (health, state).
             current = self._replan(record)
+            # Blockers first: a plan that is refused now is refused (exit 7), whether or not
+            # it also differs from the reviewed one.
+            if current.plan.blockers:
+                self.audit.append(
+                    ev.PREFLIGHT_BLOCKED, switch_id=record.id, blockers=list(current.plan.blockers)
+                )
+                raise PreflightBlocked(
+                    "the switch is blocked by preflight",
+                    "; ".join(current.plan.blockers),
+                    "fix the blockers listed in the dry-run report, then run again",
+                )
             if reviewed_fingerprint and current.plan.fingerprint != reviewed_fingerprint:
                 self.audit.append(
                     ev.CONFIG_CHANGED_SINCE_PREVIEW,
@@ -277,14 +303,14 @@ class SwitchRunner:
                     "the topology, the live zones or the active groups changed after the dry-run",
                     "run the dry-run again, review the new plan, and pass its fingerprint",
                 )
-            if current.plan.blockers:
-                self.audit.append(
-                    ev.PREFLIGHT_BLOCKED, switch_id=record.id, blockers=list(current.plan.blockers)
-                )
-                raise PreflightBlocked(
-                    "the switch is blocked by preflight",
-                    "; ".join(current.plan.blockers),
-                    "fix the blockers listed in the dry-run report, then run again",
+            if overrides := getattr(self, "policy_overrides", None):
+                audit_overrides(
+                    self.audit,
+                    overrides,
+                    current.policy,
+                    stack=self.stack,
+                    mode=record.mode,
+                    switch_id=record.id,
                 )
             self.audit.append(ev.PREFLIGHT_PASSED, switch_id=record.id, fingerprint=current.plan.fingerprint)
             return current
@@ -298,6 +324,8 @@ class SwitchRunner:
             to_groups=tuple(record.to_groups),
             mode=record.mode,
             extra_env=self._fence,
+            # Break-glass policy overrides of this run (set by the CLI; never persisted).
+            overrides=getattr(self, "policy_overrides", None),
         )
 
     def _flip(self, record: SwitchRecord, current: DryRun, keeper: LeaseKeeper, durations) -> None:
@@ -305,6 +333,7 @@ class SwitchRunner:
             if ctx is None:
                 return
             keeper.assert_held()
+            baseline_before_flip(self.root, self.stack, record, current.topology, self.echo)
             # Everything but the deletes: those wait for cleanup-inactive (make-before-break).
             deletes = [c.urn for c in current.resource_changes if c.op == "delete"]
             if any(c.op in ("create", "update", "replace") for c in current.resource_changes):
@@ -342,13 +371,8 @@ class SwitchRunner:
         with self._step(record, S.VERIFY) as ctx:
             if ctx is None:
                 return
-            problems = dns_converged(current.topology, tuple(record.to_groups))
-            if problems:
-                raise OrchestratorError(
-                    "verify: DNS did not converge on the new groups",
-                    "; ".join(problems[:5]),
-                    "check the servers (`orchestrator status`), then `orchestrator switch --resume`",
-                )
+            # The four health checks (orchestrator.health); raises when LastSwitchoverHealthy=False.
+            verify_switch(self.root, self.stack, record, current.topology, self.echo)
 
     def _release(self, record: SwitchRecord, keeper: LeaseKeeper, durations) -> None:
         with self._step(record, S.RELEASE_LEASE) as ctx:
@@ -382,6 +406,7 @@ class SwitchRunner:
         if record.status == "running":  # a failed step already marked the record failed
             self.journal.finish(record, "failed", error=str(exc)[:1000])
         self.audit.append(ev.SWITCHOVER_FAILED, switch_id=record.id, error=str(exc)[:500])
+        self.metrics.publish(live=True)
 
     def _release_quietly(self, record: SwitchRecord, keeper: LeaseKeeper) -> None:
         try:

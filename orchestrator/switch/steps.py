@@ -38,7 +38,7 @@ EXPECTED_SECONDS: dict[str, float] = {
     PROMOTE_PRIMARY: 0.0,
     FLIP_DNS: 5.0,
     CLEANUP_INACTIVE: 5.0,
-    VERIFY: 2.0,
+    VERIFY: 2.0,  # plus up to TTL + 5 s while caching vantages (Unbound) expire
     RELEASE_LEASE: 0.5,
 }
 

@@ -1,38 +1,98 @@
-"""The `verify` step until the health checks land: every hostname answers at its
-authoritative server with at least one target of the new active groups.
+"""The `verify` step: the post-switchover health checks (orchestrator.health), and the latency
+baseline they compare with, measured before the flip.
 
-Polls with a deadline (servers apply updates immediately; a short grace covers
-asynchronous backends). Issue 6 replaces this with the full HealthReport.
+Verify waits the configured delay ($ORCHESTRATOR_VERIFY_DELAY, `switch --verify-delay`, or the
+stack's `orchestrator:health.verifyDelay`), runs the four checks, keeps the HealthReport
+(.orchestrator/health/<stack>.json) and fails the step when LastSwitchoverHealthy is False.
+Unknown does not fail the switch (a check that cannot decide is not a failure of the switch)
+but is printed as a warning and shown by `status`; it never counts as healthy.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from pathlib import Path
 
-from orchestrator.planning.desired import desired_state
-from orchestrator.providers.connections import LOCAL_PROVIDERS, client_for
+from orchestrator.errors import OrchestratorError
+from orchestrator.health import (
+    FALSE,
+    TRUE,
+    Deps,
+    HealthReport,
+    health_config_for,
+    measure_baseline,
+    run_checks,
+    verify_delay,
+)
+from orchestrator.journal import SwitchRecord
 from orchestrator.topology import Topology
 
-TARGET_TYPES = ("A", "AAAA", "CNAME")
+Echo = Callable[[str], None]
 
 
-def dns_converged(topology: Topology, groups: tuple[str, ...], *, timeout: float = 15.0) -> list[str]:
-    """Problems left after `timeout` seconds (empty when every hostname serves the new groups)."""
-    want = [rs for rs in desired_state(topology, groups).record_sets if rs.type in TARGET_TYPES]
-    zones = {z.name: z for z in topology.zones}
-    deadline = time.monotonic() + timeout
-    while True:
-        problems = []
-        for rs in want:
-            zone = zones[rs.zone]
-            if zone.provider not in LOCAL_PROVIDERS:
-                continue
-            got = client_for(zone.provider, zone.name, zone.settings).get_rrset(rs.zone, rs.name, rs.type)
-            served = set(got[1]) if got else set()
-            if not served & set(rs.values):
-                problems.append(
-                    f"{rs.name} {rs.type} serves {sorted(served) or 'nothing'}, want one of {list(rs.values)}"
-                )
-        if not problems or time.monotonic() > deadline:
-            return problems
-        time.sleep(0.2)
+class HealthCheckFailed(OrchestratorError):
+    """LastSwitchoverHealthy=False after a switch (exit 1; the switch can be resumed or rolled back)."""
+
+
+def baseline_before_flip(
+    root: Path, stack: str, record: SwitchRecord, topology: Topology, echo: Echo
+) -> None:
+    """Measure (once per switch) the new groups' health-URL latency while DNS still points elsewhere."""
+    try:
+        data = measure_baseline(
+            root,
+            record.id,
+            topology,
+            tuple(record.from_groups),
+            tuple(record.to_groups),
+            health_config_for(root, stack),
+        )
+    except Exception as exc:  # noqa: BLE001 — without a baseline latency-normal says Unknown; the switch goes on
+        echo(f"[flip-dns] warning: the latency baseline could not be measured ({exc})")
+        return
+    known = [u for u, v in (data.get("urls") or {}).items() if v.get("median_ms") is not None]
+    echo(
+        f"[flip-dns] latency baseline of {len(known)} health URL(s) of {', '.join(data.get('groups') or [])}"
+    )
+
+
+def verify_switch(
+    root: Path,
+    stack: str,
+    record: SwitchRecord,
+    topology: Topology,
+    echo: Echo,
+    *,
+    deps: Deps | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> HealthReport:
+    config = health_config_for(root, stack)
+    delay = verify_delay(config)
+    if delay > 0:
+        echo(f"[verify] waiting {delay:g}s before the health checks")
+        sleep(delay)
+    report = run_checks(
+        root,
+        stack,
+        topology=topology,
+        from_groups=tuple(record.from_groups),
+        to_groups=tuple(record.to_groups),
+        switch_id=record.id,
+        fingerprint=record.fingerprint,
+        config=config,
+        deps=deps,
+    )
+    for check in report.checks:
+        echo(f"[verify]   {check.name:<17} {check.status:<8} {check.summary}")
+    echo(f"[verify] {report.condition.line()}")
+    if report.condition.status == FALSE:
+        raise HealthCheckFailed(
+            f"verify: the switch to {', '.join(record.to_groups)} is not healthy",
+            report.condition.message,
+            "fix what the failing check names, then `orchestrator switch --resume` (re-runs verify), "
+            "or return with `orchestrator switch --rollback`; `orchestrator health` re-checks",
+        )
+    if report.condition.status != TRUE:
+        echo("[verify] warning: health is Unknown (not proven healthy); see `orchestrator health`")
+    return report
