@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -20,6 +21,8 @@ from orchestrator.devenv import DevEnv, DevSpec  # noqa: E402
 def local_powerdns(zone: str) -> Iterator[tuple[Path, DevEnv]]:
     """(temporary directory, running DevEnv serving `zone` on PowerDNS); stopped afterwards."""
     os.environ.setdefault("PULUMI_CONFIG_PASSPHRASE", "bench-passphrase")
+    # `timeout` and Ctrl-C alike must stop the servers: make SIGTERM unwind like an exception.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     with tempfile.TemporaryDirectory(prefix="orchestrator-bench-") as tmp:
         dev_dir = Path(tmp) / "dev"
         env = DevEnv(dev_dir)
