@@ -254,17 +254,32 @@ def test_workload_port_in_use_is_a_clear_error_and_starts_nothing(tmp_path):
     assert _environment_processes(env.state_dir) == []
 
 
+def _hold_udp_and_tcp_port() -> tuple[socket.socket, socket.socket, int]:
+    """A port held for both UDP and TCP (a free UDP port may be taken for TCP: try again)."""
+    for _ in range(50):
+        udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        udp.bind(("127.0.0.1", 0))
+        port = udp.getsockname()[1]
+        tcp = socket.socket()
+        try:
+            tcp.bind(("127.0.0.1", port))
+        except OSError:
+            udp.close()
+            tcp.close()
+            continue
+        tcp.listen()
+        return udp, tcp, port
+    raise AssertionError("no loopback port free for both UDP and TCP in 50 tries")
+
+
 @pytest.mark.parametrize(("role", "call"), [("powerdns", 0), ("bind", 1), ("unbound", 2)])
 def test_a_dns_port_taken_between_pick_and_start_is_retried_with_another(tmp_path, monkeypatch, role, call):
     from orchestrator.devenv import env as env_module
 
     real_pick = env_module.pick_dns_port
     calls: list[int] = []
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp, socket.socket() as tcp:
-        udp.bind(("127.0.0.1", 0))
-        taken = udp.getsockname()[1]
-        tcp.bind(("127.0.0.1", taken))
-        tcp.listen()
+    udp, tcp, taken = _hold_udp_and_tcp_port()
+    with udp, tcp:
 
         def racy_pick(*args, **kwargs) -> int:
             calls.append(1)
