@@ -2,33 +2,18 @@
 
 from __future__ import annotations
 
-import functools
 import json
 import sys
 import warnings
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import click
 
-from orchestrator.errors import EXIT_DRIFT, EXIT_USAGE, OrchestratorError
+from orchestrator.cliutil import handle_errors
+from orchestrator.errors import EXIT_DRIFT, EXIT_USAGE
 
 DEFAULT_STACK = "local"
-
-
-def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Every command: an OrchestratorError becomes its message and exit code, nothing else."""
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except OrchestratorError as err:
-            click.echo(err.render(), err=True)
-            sys.exit(err.exit_code)
-
-    return wrapper
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:  # noqa: ANN001
@@ -222,7 +207,7 @@ def _mount_dev() -> None:
     from orchestrator.devenv.cli import dev
 
     main.add_command(dev)
-    register(main, handle_errors, stack_option)
+    register(main, stack_option)
 
 
 _mount_dev()

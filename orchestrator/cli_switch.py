@@ -8,6 +8,7 @@ from collections.abc import Callable, Mapping
 
 import click
 
+from orchestrator.cliutil import handle_errors
 from orchestrator.errors import EXIT_BLOCKED, EXIT_USAGE, ConflictError, UsageError
 
 FORMATS = ("table", "json", "markdown")
@@ -97,7 +98,7 @@ def _arrow(row: dict) -> str:
     return " -> ".join(g for g in groups if g)
 
 
-def register(main: click.Group, handle_errors, stack_option) -> None:  # noqa: ANN001
+def register(main: click.Group, stack_option) -> None:  # noqa: ANN001
     fmt_option = click.option(
         "--format",
         "fmt",
@@ -194,55 +195,58 @@ def register(main: click.Group, handle_errors, stack_option) -> None:  # noqa: A
             overrides=overrides,
         )
 
-    @main.command("add-active-group")
-    @stack_option
-    @click.argument("group")
-    @click.option("--dry-run", is_flag=True)
-    @click.option("--yes", "-y", is_flag=True)
-    @click.option("--plan", "plan_fp")
-    @override_options
-    @fmt_option
-    @json_option
-    @handle_errors
-    def add_active_group(  # noqa: ANN001
-        stack, group, dry_run, yes, plan_fp, override_policy, reason, fmt, as_json
-    ) -> None:
-        """Add GROUP to the active set (it starts serving alongside the others)."""
+    def group_change_options(fn):  # noqa: ANN001, ANN202 — the options add and remove share
+        for option in reversed(
+            [
+                stack_option,
+                click.argument("group"),
+                click.option(
+                    "--dry-run", is_flag=True, help="Walk the steps read-only and print the report."
+                ),
+                click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation."),
+                click.option(
+                    "--plan", "plan_fp", help="Execute only if the plan still has this fingerprint."
+                ),
+                override_options,
+                fmt_option,
+                json_option,
+                handle_errors,
+            ]
+        ):
+            fn = option(fn)
+        return fn
+
+    def change_group(kind: str, change, stack, dry_run, yes, plan_fp, override_policy, reason, fmt, as_json):  # noqa: ANN001
         from orchestrator.policies import check_override
 
-        overrides = check_override(override_policy, reason)
         _change_active_set(
             stack=stack,
-            kind="add-active-group",
+            kind=kind,
             mode="planned",
             to_groups=None,
-            change=lambda cur: tuple(sorted({*cur, group})),
+            change=change,
             dry_run_only=dry_run,
             fmt="json" if as_json else fmt,
             yes=yes,
             plan_fp=plan_fp,
-            overrides=overrides,
+            overrides=check_override(override_policy, reason),
         )
 
+    @main.command("add-active-group")
+    @group_change_options
+    def add_active_group(stack, group, **opts) -> None:  # noqa: ANN001
+        """Add GROUP to the active set (it starts serving alongside the others)."""
+        change_group("add-active-group", lambda cur: tuple(sorted({*cur, group})), stack, **opts)
+
     @main.command("remove-active-group")
-    @stack_option
-    @click.argument("group")
-    @click.option("--dry-run", is_flag=True)
-    @click.option("--yes", "-y", is_flag=True)
-    @click.option("--plan", "plan_fp")
-    @override_options
-    @fmt_option
-    @json_option
-    @handle_errors
-    def remove_active_group(  # noqa: ANN001
-        stack, group, dry_run, yes, plan_fp, override_policy, reason, fmt, as_json
-    ) -> None:
+    @group_change_options
+    def remove_active_group(stack, group, **opts) -> None:  # noqa: ANN001
         """Remove GROUP from the active set; every affected endpoint is listed before you confirm."""
         from orchestrator.deploy import load
         from orchestrator.paths import project_root
         from orchestrator.policies import check_override
 
-        overrides = check_override(override_policy, reason)
+        check_override(opts["override_policy"], opts["reason"])  # bad flags fail before any I/O
         topology, current = load(project_root(), stack)
         if group not in topology.group_names:
             raise UsageError(
@@ -263,18 +267,7 @@ def register(main: click.Group, handle_errors, stack_option) -> None:  # noqa: A
                 "activate another group first (`orchestrator add-active-group <group>`) or switch: "
                 "`orchestrator switch --to <group>`",
             )
-        _change_active_set(
-            stack=stack,
-            kind="remove-active-group",
-            mode="planned",
-            to_groups=None,
-            change=lambda cur: tuple(g for g in cur if g != group),
-            dry_run_only=dry_run,
-            fmt="json" if as_json else fmt,
-            yes=yes,
-            plan_fp=plan_fp,
-            overrides=overrides,
-        )
+        change_group("remove-active-group", lambda cur: tuple(g for g in cur if g != group), stack, **opts)
 
     @main.command("get-active-groups")
     @stack_option

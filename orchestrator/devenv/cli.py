@@ -2,30 +2,16 @@
 
 from __future__ import annotations
 
-import functools
 import json
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import click
 
+from orchestrator.cliutil import handle_errors
 from orchestrator.devenv.env import DevEnv, default_state_dir
 from orchestrator.devenv.spec import DevSpec, spec_for_demo, spec_from_topology
-from orchestrator.errors import OrchestratorError
-
-
-def _handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except OrchestratorError as err:
-            click.echo(err.render(), err=True)
-            sys.exit(err.exit_code)
-
-    return wrapper
 
 
 def _env(ctx: click.Context) -> DevEnv:
@@ -63,7 +49,7 @@ def dev(ctx: click.Context, state_dir: Path | None) -> None:
 @click.option("--demo", is_flag=True, help="Serve the built-in demo topology instead of reading a stack.")
 @click.option("--json", "as_json", is_flag=True, help="Print the status as JSON when done.")
 @click.pass_context
-@_handle_errors
+@handle_errors
 def up(ctx: click.Context, stack: str, demo: bool, as_json: bool) -> None:
     """Start the servers (a no-op when they already run; restarts a half-running environment)."""
     spec = spec_for_demo() if demo else _stack_spec(stack)
@@ -80,7 +66,7 @@ def up(ctx: click.Context, stack: str, demo: bool, as_json: bool) -> None:
     "--purge", is_flag=True, help="Also delete the state directory (data, logs, generated secrets)."
 )
 @click.pass_context
-@_handle_errors
+@handle_errors
 def down(ctx: click.Context, purge: bool) -> None:
     """Stop every server of the local environment."""
     env = _env(ctx)
@@ -93,7 +79,7 @@ def down(ctx: click.Context, purge: bool) -> None:
 @dev.command()
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (ports, pids, URLs; never a secret).")
 @click.pass_context
-@_handle_errors
+@handle_errors
 def status(ctx: click.Context, as_json: bool) -> None:
     """Show what runs where."""
     result = _env(ctx).status()
@@ -107,7 +93,7 @@ def status(ctx: click.Context, as_json: bool) -> None:
 @click.argument("address")
 @click.option("--ok/--failing", "healthy", required=True, help="Answer the health path 200 (--ok) or 503.")
 @click.pass_context
-@_handle_errors
+@handle_errors
 def workload_health(ctx: click.Context, address: str, healthy: bool) -> None:
     """Make the workload on ADDRESS report healthy or failing."""
     names = _env(ctx).set_workload_health(address, healthy)
@@ -118,7 +104,7 @@ def workload_health(ctx: click.Context, address: str, healthy: bool) -> None:
 @click.argument("role", type=click.Choice(["lease"]))
 @click.argument("index", type=int)
 @click.pass_context
-@_handle_errors
+@handle_errors
 def stop_server(ctx: click.Context, role: str, index: int) -> None:
     """Stop one lease server (e.g. `lease 1`) to see the lease's quorum work with one server down."""
     server = _env(ctx).stop_server(role, index)
@@ -129,7 +115,7 @@ def stop_server(ctx: click.Context, role: str, index: int) -> None:
 @click.argument("role", type=click.Choice(["lease"]))
 @click.argument("index", type=int)
 @click.pass_context
-@_handle_errors
+@handle_errors
 def start_server(ctx: click.Context, role: str, index: int) -> None:
     """Start a stopped lease server again (it keeps its zone data and, when free, its port)."""
     server = _env(ctx).start_server(role, index)

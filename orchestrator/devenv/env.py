@@ -321,10 +321,37 @@ class DevEnv:
         secrets: dict[str, str],
         prefer: dict[str, Any] | None,
     ) -> None:
-        directory = bind.work_dir(self.state_dir)
-        bind.write_zone_files(directory, spec.bind_zones)
-        conf = bind.conf_file(self.state_dir)
         taken = {record["servers"]["powerdns"]["port"], record["servers"]["powerdns"]["api_port"]}
+        info = self._launch_named(
+            "bind",
+            bind.work_dir(self.state_dir),
+            bind.conf_file(self.state_dir),
+            spec.bind_zones,
+            taken,
+            program,
+            secrets,
+            prefer,
+            record,
+            "the SOA of each zone to be served",
+        )
+        self.echo(f"bind: DNS {LOOPBACK}:{info['port']}, zones {', '.join(spec.bind_zones) or '(none)'}")
+
+    def _launch_named(
+        self,
+        role: str,
+        directory: Path,
+        conf: Path,
+        zones: list[str],
+        taken: set[int],
+        program: str,
+        secrets: dict[str, str],
+        prefer: dict[str, Any] | None,
+        record: dict[str, Any],
+        waiting_for: str,
+    ) -> dict[str, Any]:
+        """One BIND 9 instance serving `zones` with TSIG-signed updates (the zone server and each
+        lease server). Existing zone files and journals are kept across restarts."""
+        bind.write_zone_files(directory, zones)
 
         def prepare(retry: bool) -> dict[str, Any]:
             old = {} if retry or not prefer else prefer
@@ -333,7 +360,7 @@ class DevEnv:
                 directory=directory,
                 address=LOOPBACK,
                 port=port,
-                zones=spec.bind_zones,
+                zones=zones,
                 key_file=credentials.tsig_key_file(self.state_dir),
                 key_name=secrets["tsig_key_name"],
             )
@@ -341,13 +368,12 @@ class DevEnv:
             return {"port": port}
 
         def ready(info: dict[str, Any]) -> bool:
-            return all(probes.soa_served(LOOPBACK, info["port"], z) for z in spec.bind_zones) and (
+            return all(probes.soa_served(LOOPBACK, info["port"], z) for z in zones) and (
                 probes.dns_rcode(LOOPBACK, info["port"], ".") is not None
             )
 
         cmd = [program, "-g", "-4", "-c", str(conf)]
-        info = self._launch("bind", cmd, prepare, ready, "the SOA of each zone to be served", record)
-        self.echo(f"bind: DNS {LOOPBACK}:{info['port']}, zones {', '.join(spec.bind_zones) or '(none)'}")
+        return self._launch(role, cmd, prepare, ready, waiting_for, record)
 
     def _start_unbound(
         self, record: dict[str, Any], spec: DevSpec, program: str, prefer: dict[str, Any] | None
@@ -405,34 +431,19 @@ class DevEnv:
         prefer: dict[str, Any] | None,
     ) -> dict[str, Any]:
         name = leaseservers.key(index)
-        directory = leaseservers.work_dir(self.state_dir, index)
         # Existing zone files and journals are kept: a restarted lease server still knows the lease.
-        bind.write_zone_files(directory, [leaseservers.LEASE_ZONE])
-        conf = leaseservers.conf_file(self.state_dir, index)
-        taken = _ports_in_use(record, besides=name)
-
-        def prepare(retry: bool) -> dict[str, Any]:
-            old = {} if retry or not prefer else prefer
-            port = pick_dns_port(LOOPBACK, exclude=taken, prefer=old.get("port"))
-            text = bind.render_named_conf(
-                directory=directory,
-                address=LOOPBACK,
-                port=port,
-                zones=[leaseservers.LEASE_ZONE],
-                key_file=credentials.tsig_key_file(self.state_dir),
-                key_name=secrets["tsig_key_name"],
-            )
-            conf.write_text(text)
-            return {"port": port}
-
-        def ready(info: dict[str, Any]) -> bool:
-            return probes.soa_served(LOOPBACK, info["port"], leaseservers.LEASE_ZONE) and (
-                probes.dns_rcode(LOOPBACK, info["port"], ".") is not None
-            )
-
-        cmd = [program, "-g", "-4", "-c", str(conf)]
-        waiting_for = f"the SOA of {leaseservers.LEASE_ZONE} to be served"
-        return self._launch(name, cmd, prepare, ready, waiting_for, record)
+        return self._launch_named(
+            name,
+            leaseservers.work_dir(self.state_dir, index),
+            leaseservers.conf_file(self.state_dir, index),
+            [leaseservers.LEASE_ZONE],
+            _ports_in_use(record, besides=name),
+            program,
+            secrets,
+            prefer,
+            record,
+            f"the SOA of {leaseservers.LEASE_ZONE} to be served",
+        )
 
     def _start_workloads(self, record: dict[str, Any], spec: DevSpec) -> None:
         config = workloads.config_file(self.state_dir)

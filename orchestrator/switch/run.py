@@ -14,7 +14,7 @@ import os
 import re
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -121,6 +121,9 @@ class SwitchRunner:
         self.journal = Journal(state_dir(root) / "journal")
         self.lease_cfg = lease_config(root, stack)
         self.metrics = metrics_publisher(root, stack)  # textfile of this run (no-op unless configured)
+        # Break-glass policy overrides of this run ({policy: reason}; set by the CLI, never persisted).
+        self.policy_overrides: dict[str, str] = {}
+        self._durations: dict[str, float] = {}
 
     # -- public entry points -------------------------------------------------------------
     def execute(
@@ -156,17 +159,17 @@ class SwitchRunner:
                 to_groups=list(plan.to_groups),
                 fingerprint=plan.fingerprint,
             )
-        durations: dict[str, float] = {}
+        durations = self._durations = {}
         keeper: LeaseKeeper | None = None
         try:
-            keeper = self._acquire(record, durations)
-            current = self._preflight(record, reviewed, reviewed_fingerprint, keeper, durations)
+            keeper = self._acquire(record)
+            current = self._preflight(record, reviewed_fingerprint, keeper)
             for name in (S.LOWER_TTL, S.DEMOTE_PRIMARY, S.PROMOTE_PRIMARY):
                 self._skip(record, name)
-            self._flip(record, current, keeper, durations)
-            self._cleanup(record, current, keeper, durations)
-            self._verify(record, current, keeper, durations)
-            self._release(record, keeper, durations)
+            self._flip(record, current, keeper)
+            self._cleanup(record, current, keeper)
+            self._verify(record, current, keeper)
+            self._release(record, keeper)
             keeper = None
             self.journal.finish(record, "completed")
             self.audit.append(
@@ -188,42 +191,35 @@ class SwitchRunner:
                 self._release_quietly(record, keeper)
 
     # -- steps ---------------------------------------------------------------------------
-    def _step(self, record: SwitchRecord, name: str):  # noqa: ANN202 — a tiny context helper
-        runner = self
+    @contextlib.contextmanager
+    def _step(self, record: SwitchRecord, name: str) -> Iterator[bool | None]:
+        """Journal, audit, progress and duration around one step; yields None when a resume
+        finds the step already done (the body then only does what it needs to go on)."""
+        if record_step_done(record, name):
+            yield None
+            return
+        self.journal.start_step(record, name)
+        self.audit.append(ev.STEP_STARTED, switch_id=record.id, step=name)
+        maybe_pause(self.root, name)
+        self.echo(f"[{name}] ...")
+        t0 = time.monotonic()
+        try:
+            yield True
+        except BaseException as exc:
+            took = self._durations[name] = time.monotonic() - t0
+            self.journal.fail_step(record, name, str(exc))
+            self.audit.append(ev.STEP_FAILED, switch_id=record.id, step=name, error=str(exc)[:500])
+            self.echo(f"[{name}] FAILED after {took:.2f}s")
+            self.metrics.publish()
+            raise
+        took = self._durations[name] = time.monotonic() - t0
+        self.journal.complete_step(record, name)
+        self.audit.append(ev.STEP_COMPLETED, switch_id=record.id, step=name, duration_s=round(took, 3))
+        self.echo(f"[{name}] done in {took:.2f}s")
+        self.metrics.publish()
 
-        class _Ctx:
-            def __enter__(self_inner):  # noqa: N805
-                if record_step_done(record, name):
-                    return None
-                runner.journal.start_step(record, name)
-                runner.audit.append(ev.STEP_STARTED, switch_id=record.id, step=name)
-                maybe_pause(runner.root, name)
-                runner.echo(f"[{name}] ...")
-                self_inner.t0 = time.monotonic()
-                return self_inner
-
-            def __exit__(self_inner, exc_type, exc, tb):  # noqa: N805
-                if not hasattr(self_inner, "t0"):
-                    return False
-                took = time.monotonic() - self_inner.t0
-                runner._durations[name] = took
-                if exc is None:
-                    runner.journal.complete_step(record, name)
-                    runner.audit.append(
-                        ev.STEP_COMPLETED, switch_id=record.id, step=name, duration_s=round(took, 3)
-                    )
-                    runner.echo(f"[{name}] done in {took:.2f}s")
-                else:
-                    runner.journal.fail_step(record, name, str(exc))
-                    runner.audit.append(ev.STEP_FAILED, switch_id=record.id, step=name, error=str(exc)[:500])
-                    runner.echo(f"[{name}] FAILED after {took:.2f}s")
-                runner.metrics.publish()
-                return False
-
-        return _Ctx()
-
-    def _acquire(self, record: SwitchRecord, durations: dict[str, float]) -> LeaseKeeper:
-        self._durations = durations
+    def _acquire(self, record: SwitchRecord) -> LeaseKeeper:
+        durations = self._durations
         lease = lease_from_config(self.lease_cfg)
         t0 = time.monotonic()
         self.journal.start_step(record, S.ACQUIRE_LEASE)
@@ -268,10 +264,8 @@ class SwitchRunner:
     def _preflight(
         self,
         record: SwitchRecord,
-        reviewed: DryRun,
         reviewed_fingerprint: str | None,
         keeper: LeaseKeeper,
-        durations: dict[str, float],
     ) -> DryRun:
         with self._step(record, S.PREFLIGHT) as ctx:
             keeper.assert_held()
@@ -303,7 +297,7 @@ class SwitchRunner:
                     "the topology, the live zones or the active groups changed after the dry-run",
                     "run the dry-run again, review the new plan, and pass its fingerprint",
                 )
-            if overrides := getattr(self, "policy_overrides", None):
+            if overrides := self.policy_overrides:
                 audit_overrides(
                     self.audit,
                     overrides,
@@ -314,7 +308,6 @@ class SwitchRunner:
                 )
             self.audit.append(ev.PREFLIGHT_PASSED, switch_id=record.id, fingerprint=current.plan.fingerprint)
             return current
-        return reviewed  # unreachable; keeps type checkers calm
 
     def _replan(self, record: SwitchRecord) -> DryRun:
         return dry_run(
@@ -324,11 +317,10 @@ class SwitchRunner:
             to_groups=tuple(record.to_groups),
             mode=record.mode,
             extra_env=self._fence,
-            # Break-glass policy overrides of this run (set by the CLI; never persisted).
-            overrides=getattr(self, "policy_overrides", None),
+            overrides=self.policy_overrides or None,
         )
 
-    def _flip(self, record: SwitchRecord, current: DryRun, keeper: LeaseKeeper, durations) -> None:
+    def _flip(self, record: SwitchRecord, current: DryRun, keeper: LeaseKeeper) -> None:
         with self._step(record, S.FLIP_DNS) as ctx:
             if ctx is None:
                 return
@@ -355,7 +347,7 @@ class SwitchRunner:
                     to_groups=list(record.to_groups),
                 )
 
-    def _cleanup(self, record: SwitchRecord, current: DryRun, keeper: LeaseKeeper, durations) -> None:
+    def _cleanup(self, record: SwitchRecord, current: DryRun, keeper: LeaseKeeper) -> None:
         with self._step(record, S.CLEANUP_INACTIVE) as ctx:
             if ctx is None:
                 return
@@ -367,14 +359,14 @@ class SwitchRunner:
                 extra_env=self._fence,
             )
 
-    def _verify(self, record: SwitchRecord, current: DryRun, keeper: LeaseKeeper, durations) -> None:
+    def _verify(self, record: SwitchRecord, current: DryRun, keeper: LeaseKeeper) -> None:
         with self._step(record, S.VERIFY) as ctx:
             if ctx is None:
                 return
             # The four health checks (orchestrator.health); raises when LastSwitchoverHealthy=False.
             verify_switch(self.root, self.stack, record, current.topology, self.echo)
 
-    def _release(self, record: SwitchRecord, keeper: LeaseKeeper, durations) -> None:
+    def _release(self, record: SwitchRecord, keeper: LeaseKeeper) -> None:
         with self._step(record, S.RELEASE_LEASE) as ctx:
             keeper.__exit__(None, None, None)
             keeper.lease.release(keeper.record)

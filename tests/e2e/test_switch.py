@@ -302,7 +302,7 @@ def test_kill_9_in_each_step_then_resume_reaches_the_target(at_group_a, dev_env,
         proc.wait(timeout=30)
         marker.unlink(missing_ok=True)
         out = project.run("switch", "--stack", project.stack, "--resume", "--yes")
-        assert "completed" in out.stdout or "nothing to resume" in out.stdout.lower()
+        assert "completed" in out.stdout, out.stdout  # killed before the end: there is always a step left
         assert serves(dev_env, project.topology, "group-b")
     assert prober.failures == [], prober.failures[:10]
     assert project.locks() == []

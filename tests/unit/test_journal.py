@@ -197,7 +197,12 @@ def test_kill_9_during_saves_leaves_a_whole_file(journal: Journal, clock: FakeCl
     for _ in range(3):
         proc = ctx.Process(target=_save_forever, args=(str(journal.directory), record.id))
         proc.start()
-        time.sleep(0.15)
+        # Kill only once the child is saving (its records carry an error text), so the
+        # SIGKILL lands among saves rather than before the first one.
+        deadline = time.monotonic() + 10
+        while not journal.load(record.id).error:
+            assert time.monotonic() < deadline, "the child never saved"
+            time.sleep(0.005)
         os.kill(proc.pid, signal.SIGKILL)
         proc.join(10)
         loaded = journal.load(record.id)  # never a torn file
