@@ -48,6 +48,8 @@ lint: venv
 
 bench: setup
 	@$(BIN)/python bench/bench_up.py
+	@$(BIN)/python bench/bench_switch.py --sizes 100
+	@$(BIN)/python bench/bench_database.py
 
 down:
 	@test -x $(BIN)/orchestrator && $(BIN)/orchestrator dev down || true

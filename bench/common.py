@@ -18,15 +18,18 @@ from orchestrator.devenv import DevEnv, DevSpec  # noqa: E402
 
 
 @contextmanager
-def local_powerdns(zone: str) -> Iterator[tuple[Path, DevEnv]]:
-    """(temporary directory, running DevEnv serving `zone` on PowerDNS); stopped afterwards."""
+def local_powerdns(zone: str, postgres_groups: tuple[str, ...] = ()) -> Iterator[tuple[Path, DevEnv]]:
+    """(temporary directory, running DevEnv serving `zone` on PowerDNS, plus the PostgreSQL pair
+    of `postgres_groups` when given); stopped afterwards."""
     os.environ.setdefault("PULUMI_CONFIG_PASSPHRASE", "bench-passphrase")
     # `timeout` and Ctrl-C alike must stop the servers: make SIGTERM unwind like an exception.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     with tempfile.TemporaryDirectory(prefix="orchestrator-bench-") as tmp:
         dev_dir = Path(tmp) / "dev"
         env = DevEnv(dev_dir)
-        env.up(DevSpec(powerdns_zones=[zone], bind_zones=[], workloads=[]))
+        env.up(
+            DevSpec(powerdns_zones=[zone], bind_zones=[], workloads=[], postgres_groups=list(postgres_groups))
+        )
         os.environ["ORCHESTRATOR_DEV_DIR"] = str(dev_dir)
         try:
             yield Path(tmp), env

@@ -43,6 +43,8 @@ def change_rows(changes: list[ResourceChange]) -> list[dict[str, Any]]:
         if action is None:
             continue
         props = ch.new or ch.old or {}
+        if "zone" not in props:
+            continue  # not a record set (a database primary: the plan lists those apart)
         rows.append(
             {
                 "action": action,

@@ -13,6 +13,11 @@ Where the numbers come from (docs/metrics.md):
   host) and the textfile a one-shot CLI run writes for node-exporter. Counters survive
   restarts because the log does. `..._unfinished` comes from the journal.
 - health metrics come from the last HealthReport (.orchestrator/health/<stack>.json).
+- `orchestrator_database_*` come from a live reading of each database pair
+  (orchestrator.databases.measure), taken where the live zones are read: who is primary,
+  how far each standby lags, whether its WAL receiver streams, who is fenced. What cannot be
+  known (a standby's lag while its receiver is down, a CloudNativePG pair measured from
+  elsewhere) is absent, never 0.
 
 Metrics must never break a switch: publishing swallows and logs its own errors.
 """
@@ -43,6 +48,7 @@ prometheus_client.disable_created_metrics()
 
 TEXTFILE_ENV = "ORCHESTRATOR_METRICS_TEXTFILE"
 RECORD_LABELS = ("dns_record_name", "zone", "group")
+DATABASE_LABELS = ("pair", "group")
 SWITCH_BUCKETS = (5.0, 10.0, 20.0, 30.0, 45.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0)
 STEP_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 300.0)
 RESULTS = ("completed", "failed", "noop")
@@ -72,6 +78,11 @@ METRIC_NAMES: dict[str, str] = {
     "orchestrator_last_switchover_healthy": "gauge",
     "orchestrator_health_checked_timestamp_seconds": "gauge",
     "orchestrator_api_requests_total": "counter",
+    "orchestrator_database_primary_info": "gauge",
+    "orchestrator_database_replication_lag_bytes": "gauge",
+    "orchestrator_database_replication_lag_seconds": "gauge",
+    "orchestrator_database_wal_receiver_up": "gauge",
+    "orchestrator_database_fenced": "gauge",
 }
 
 
@@ -197,6 +208,40 @@ class Metrics:
             "orchestrator_health_checked_timestamp_seconds",
             "Unix time the last health report was finished.",
             ("stack",),
+            registry=r,
+        )
+        self.db_primary = Gauge(
+            "orchestrator_database_primary_info",
+            "1 for the group whose cluster is the pair's primary now, 0 for the pair's other measured "
+            "clusters (standby, fenced, unreachable).",
+            DATABASE_LABELS,
+            registry=r,
+        )
+        self.db_lag_bytes = Gauge(
+            "orchestrator_database_replication_lag_bytes",
+            "Bytes of WAL a standby has not replayed yet (the primary's position minus its replay "
+            "position); absent when unknown.",
+            DATABASE_LABELS,
+            registry=r,
+        )
+        self.db_lag_seconds = Gauge(
+            "orchestrator_database_replication_lag_seconds",
+            "Age of the last transaction a standby replayed while bytes are outstanding (0 when caught "
+            "up); absent when unknown.",
+            DATABASE_LABELS,
+            registry=r,
+        )
+        self.db_receiver_up = Gauge(
+            "orchestrator_database_wal_receiver_up",
+            "1 while a standby's WAL receiver streams from its upstream, else 0.",
+            DATABASE_LABELS,
+            registry=r,
+        )
+        self.db_fenced = Gauge(
+            "orchestrator_database_fenced",
+            "1 when a cluster is fenced (a failover left it behind; rebuild it), 0 when it answers and "
+            "is not.",
+            DATABASE_LABELS,
             registry=r,
         )
         self.api_requests = Counter(
@@ -474,6 +519,106 @@ class LiveZoneObserver:
         return view
 
 
+# --- database pairs ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DatabaseSeries:
+    """The values of one pair's database metrics: (pair, group) -> value per metric."""
+
+    primary: dict[tuple[str, str], int] = field(default_factory=dict)
+    lag_bytes: dict[tuple[str, str], float] = field(default_factory=dict)
+    lag_seconds: dict[tuple[str, str], float] = field(default_factory=dict)
+    receiver_up: dict[tuple[str, str], int] = field(default_factory=dict)
+    fenced: dict[tuple[str, str], int] = field(default_factory=dict)
+
+
+def database_series(reading: Any) -> DatabaseSeries:
+    """The series of one PairReading (orchestrator.databases.measure). Unknown values are left out.
+
+    - primary: 1 on role `primary`, 0 on the other clusters that were measured (standby,
+      fenced, unreachable: none of them serves writes); a CloudNativePG cluster that is not
+      measured from here (`unmeasured`) has no series;
+    - lag and receiver: standbys only (a fenced cluster streams from nobody by design);
+      a lag the reading does not know (receiver down, primary unreachable) is absent;
+    - fenced: 1 on role `fenced`, 0 on primary and standby; absent when unreachable or
+      unmeasured (the reading cannot tell).
+    """
+    out = DatabaseSeries()
+    for c in reading.clusters:
+        key = (str(reading.pair), str(c.group))
+        if c.role == "unmeasured":
+            continue
+        out.primary[key] = 1 if c.role == "primary" else 0
+        if c.role in ("primary", "standby", "fenced"):
+            out.fenced[key] = 1 if c.role == "fenced" else 0
+        if c.role != "standby":
+            continue
+        out.receiver_up[key] = 1 if c.receiver_up else 0
+        if c.lag_bytes is not None:
+            out.lag_bytes[key] = float(c.lag_bytes)
+        if c.lag_seconds is not None:
+            out.lag_seconds[key] = float(c.lag_seconds)
+    return out
+
+
+def _default_measure(pairs: tuple[Any, ...]) -> Any:
+    from orchestrator.databases.measure import measure
+
+    return measure(pairs)
+
+
+@dataclass
+class DatabaseObserver:
+    """Measures each database pair of the topology and updates the `orchestrator_database_*` gauges.
+
+    Each pair is measured on its own: a pair whose reading fails loses its series (absent, not
+    stale) and is logged; the other pairs, and every other metric, are unaffected.
+    """
+
+    metrics: Metrics
+    load: Callable[[], Any]  # () -> Topology
+    measure: Callable[[tuple[Any, ...]], Any] = _default_measure  # (pairs) -> Replication
+    observed_at: float | None = None
+    clock: Callable[[], float] = time.monotonic
+    failed: tuple[str, ...] = ()  # pairs whose last reading failed
+
+    def observe(self, max_age: float = 0.0) -> None:
+        if self.observed_at is not None and self.clock() - self.observed_at < max_age:
+            return
+        m = self.metrics
+        gauges = (m.db_primary, m.db_lag_bytes, m.db_lag_seconds, m.db_receiver_up, m.db_fenced)
+        try:
+            pairs = tuple(getattr(self.load(), "databases", None) or ())
+        except Exception as exc:  # noqa: BLE001 — the live-zone observer reports the same failure
+            log.warning("loading the topology for the database metrics failed: %s", exc)
+            pairs = ()
+        series: list[DatabaseSeries] = []
+        failed = []
+        for pair in pairs:
+            try:
+                reading = self.measure((pair,)).pair(pair.name)
+                if reading is not None:
+                    series.append(database_series(reading))
+            except Exception as exc:  # noqa: BLE001 — one pair's failure must not break /metrics
+                name = str(getattr(pair, "name", pair))
+                # Once per outage, not at every scrape.
+                (log.debug if name in self.failed else log.warning)(
+                    "measuring database pair %s failed: %s", name, exc
+                )
+                failed.append(name)
+        for gauge in gauges:
+            gauge.clear()
+        for s in series:
+            for gauge, values in zip(
+                gauges, (s.primary, s.lag_bytes, s.lag_seconds, s.receiver_up, s.fenced), strict=True
+            ):
+                for (pair_name, group), value in sorted(values.items()):
+                    gauge.labels(pair_name, group).set(value)
+        self.failed = tuple(failed)
+        self.observed_at = self.clock()
+
+
 # --- journal and health -----------------------------------------------------------------------
 
 
@@ -543,6 +688,7 @@ class StackMetrics:
         *,
         audit_path: Path | None = None,
         live: LiveZoneObserver | None = None,
+        databases: DatabaseObserver | None = None,
     ) -> None:
         self.root = root
         self.stack = stack
@@ -555,6 +701,10 @@ class StackMetrics:
             load, read = _live_loader(root, stack)
             live = LiveZoneObserver(self.metrics, stack, load, read)
         self.live = live
+        if databases is None:
+            # The same topology as the live zones (tests that replace live.load replace this too).
+            databases = DatabaseObserver(self.metrics, lambda: self.live.load())
+        self.databases = databases
 
     def refresh(self, *, live: bool = True, max_age: float = LIVE_MAX_AGE) -> None:
         with self.lock:
@@ -564,6 +714,7 @@ class StackMetrics:
             update_health(self.metrics, self.root, self.stack)
             if live:
                 self.live.observe(max_age=max_age)
+                self.databases.observe(max_age=max_age)
 
     def render(self, accept: str | None = None, *, live: bool = True) -> tuple[bytes, str]:
         self.refresh(live=live)

@@ -38,6 +38,8 @@ from typing import TYPE_CHECKING, Any
 import requests
 
 import orchestrator
+from orchestrator.databases.measure import Replication
+from orchestrator.databases.measure import measure as measure_replication
 from orchestrator.errors import EnvironmentProblem, UsageError
 from orchestrator.planning.kuadrant import FormatError, active_groups_txt_name, parse_active_groups_txt
 from orchestrator.topology import Topology
@@ -53,6 +55,7 @@ REGISTRY_CONSISTENT = "registry-consistent"
 TARGET_GROUP_HEALTHY = "target-group-healthy"
 BLAST_RADIUS = "blast-radius"
 SINGLE_PRIMARY = "single-primary"
+REPLICA_CAUGHT_UP = "replica-caught-up"
 TTL_CEILING = "ttl-ceiling"
 POLICY_NAMES: tuple[str, ...] = (
     AT_LEAST_ONE_ACTIVE_GROUP,
@@ -61,6 +64,7 @@ POLICY_NAMES: tuple[str, ...] = (
     TARGET_GROUP_HEALTHY,
     BLAST_RADIUS,
     SINGLE_PRIMARY,
+    REPLICA_CAUGHT_UP,
     TTL_CEILING,
 )
 BASELINE_POLICIES = (NO_EMPTY_HOSTNAME, BLAST_RADIUS)
@@ -299,6 +303,8 @@ def build_config(
     measurement: Measurement | None,
     topology_hostnames: Iterable[str] | None,
     overrides: Mapping[str, str] | None = None,
+    replication: Replication | None = None,
+    mode: str = "planned",
 ) -> dict[str, dict[str, Any]]:
     """policy/config.json plus the run's measurements and overrides (Pulumi's config format)."""
     config: dict[str, dict[str, Any]] = {k: dict(v) for k, v in limits.items()}
@@ -313,6 +319,9 @@ def build_config(
         config[NO_EMPTY_HOSTNAME]["topologyHostnames"] = sorted(set(topology_hostnames))
     if measurement is not None:
         config[TARGET_GROUP_HEALTHY]["measurement"] = measurement.to_config()
+    if replication is not None:
+        config[REPLICA_CAUGHT_UP]["replication"] = replication.to_config()
+    config[REPLICA_CAUGHT_UP]["mode"] = mode
     for name in overrides or {}:
         config[name]["enforcementLevel"] = ADVISORY
     return config
@@ -415,8 +424,10 @@ def policy_run(
     topology: Topology,
     active: Iterable[str],
     overrides: Mapping[str, str] | None = None,
+    mode: str = "planned",
 ) -> Iterator[PolicyRun]:
-    """Measure now (state, health of the groups `active` adds), write the config, clean up after."""
+    """Measure now (state, health of the groups `active` adds, replication of the database
+    pairs), write the config, clean up after."""
     pack = pack_dir(root)
     limits = thresholds(pack)
     baseline = baseline_from_state(stack)
@@ -428,6 +439,8 @@ def policy_run(
         measurement=measurement,
         topology_hostnames=topology.hostnames(),
         overrides=overrides,
+        replication=measure_replication(topology.databases) if topology.databases else None,
+        mode=mode,
     )
     fd, name = tempfile.mkstemp(prefix=f"policy-config.{stack.name}.", suffix=".json")
     try:

@@ -6,12 +6,17 @@ itself stays a few lines. Nothing here talks to a server: resources do that.
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import pulumi
 
+from orchestrator.databases.model import primary_group
 from orchestrator.planning.desired import desired_state
 from orchestrator.providers.connections import LOCAL_PROVIDERS
+from orchestrator.providers.database import MODE_ENV as DB_MODE_ENV
+from orchestrator.providers.database import RESOURCE_PREFIX as DB_PREFIX
+from orchestrator.providers.database import DatabasePrimary, resource_name
 from orchestrator.providers.dynamic import DnsRecordSet
 from orchestrator.stackconfig import NAMESPACE
 from orchestrator.topology import Topology, load_topology, parse_active_groups
@@ -40,7 +45,61 @@ def build(topology: Topology, active: tuple[str, ...]) -> dict[str, Any]:
 
             for res in cloud_record_resources(zone, rs):
                 resources[res._name] = res  # noqa: SLF001 (pulumi keeps the logical name there)
+    resources.update(database_resources(topology, active))
     return resources
+
+
+def database_resources(topology: Topology, active: tuple[str, ...]) -> dict[str, Any]:
+    """Each pair's primary flag per cluster. The promoted side's input takes the demoted
+    sides' tokens, so Pulumi orders the promotion after the demotions it depends on."""
+    out: dict[str, Any] = {}
+    k8s_providers: dict[str, Any] = {}  # one per kube context, shared by every CNPG pair
+    for pair in topology.databases:
+        primary = primary_group(pair, active)
+        if primary is None:
+            continue  # cannot happen: an active set always covers a pair (validated)
+        if pair.clusters[0].kind == "cnpg":
+            from orchestrator.databases.cnpg import cnpg_primary_resources
+
+            # Failover (the old side is lost) is known from the switch's environment.
+            out.update(
+                cnpg_primary_resources(
+                    pair, primary, os.environ.get(DB_MODE_ENV, "planned"), providers=k8s_providers
+                )
+            )
+            continue
+        replicas = []
+        for c in pair.clusters:
+            if c.group == primary:
+                continue
+            name = resource_name(pair.name, c.group)
+            replicas.append(
+                out.setdefault(
+                    name,
+                    DatabasePrimary(
+                        name,
+                        pair=pair.name,
+                        group=c.group,
+                        primary=False,
+                        primary_group=primary,
+                        promotion_tokens=[],
+                        settings={"kind": c.kind, **c.settings},
+                    ),
+                )
+            )
+        name = resource_name(pair.name, primary)
+        c = pair.cluster(primary)
+        out[name] = DatabasePrimary(
+            name,
+            pair=pair.name,
+            group=primary,
+            primary=True,
+            primary_group=primary,
+            promotion_tokens=[r.demotionToken for r in replicas],
+            settings={"kind": c.kind, **c.settings},
+            opts=pulumi.ResourceOptions(depends_on=replicas),
+        )
+    return out
 
 
 def main() -> None:
@@ -50,4 +109,4 @@ def main() -> None:
     active = parse_active_groups(raw_active)
     resources = build(topology, active)
     pulumi.export("activeGroups", list(active))
-    pulumi.export("recordSets", sorted(resources))
+    pulumi.export("recordSets", sorted(k for k in resources if not k.startswith(DB_PREFIX)))

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
+from orchestrator.databases.model import DatabasePair, parse_databases
 from orchestrator.errors import ConfigError
 from orchestrator.planning.kuadrant import (
     REGISTRY_PREFIX,
@@ -164,7 +165,7 @@ class Topology:
     groups: tuple[Group, ...]
     ttl: int = DEFAULT_TTL
     active_groups: tuple[str, ...] = ()  # as configured (canonical), when given to load_topology
-    databases: Any = field(default=None, hash=False)  # passed through, validated elsewhere
+    databases: tuple[DatabasePair, ...] = ()  # orchestrator.databases.model
 
     @property
     def group_names(self) -> tuple[str, ...]:
@@ -315,11 +316,15 @@ class _Loader:
             ttl = self.ttl(raw["ttl"], f"{TOPOLOGY_KEY}.ttl") or DEFAULT_TTL
         zones = self.zones(raw.get("zones"))
         groups = self.groups(raw.get("groups"), zones, ttl)
+        databases, problems = parse_databases(
+            raw.get("databases"), [g.name for g in groups], f"{TOPOLOGY_KEY}.databases"
+        )
+        self.problems.extend(problems)
         return Topology(
             zones=tuple(zones),
             groups=tuple(sorted(groups, key=lambda g: g.name)),
             ttl=ttl,
-            databases=raw.get("databases"),
+            databases=databases,
         )
 
     # zones --------------------------------------------------------------------------

@@ -40,6 +40,8 @@ HOSTNAME_TYPES = ("A", "AAAA", "CNAME")
 STACK_TYPE = "pulumi:pulumi:Stack"
 # CloudNativePG clusters (the database issue): pair and group come from these labels.
 CNPG_CLUSTER_TYPE = "kubernetes:postgresql.cnpg.io/v1:Cluster"
+# The orchestrator's own CNPG resources patch existing Clusters (orchestrator/databases/cnpg.py).
+CNPG_TYPES = (CNPG_CLUSTER_TYPE, CNPG_CLUSTER_TYPE + "Patch")
 PAIR_LABEL = "orchestrator/database-pair"
 GROUP_LABEL = "orchestrator/group"
 HOW_TO_MEASURE = (
@@ -153,10 +155,12 @@ def database_of(rtype: str, props: Mapping[str, Any], urn: str | None) -> Databa
             primary=primary is True or str(primary).lower() == "true",
             urn=urn,
         )
-    if rtype == CNPG_CLUSTER_TYPE:
+    if rtype in CNPG_TYPES:
         labels = plain((props.get("metadata") or {}).get("labels") or {})
         if PAIR_LABEL in labels and GROUP_LABEL in labels:
-            replica = plain((props.get("spec") or {}).get("replica") or {})
+            # Field by field: a promotion token is unknown during a preview, and only these count.
+            raw = (props.get("spec") or {}).get("replica") or {}
+            replica = {k: plain(raw[k]) for k in ("enabled", "self", "primary") if k in raw}
             return DatabaseCluster(
                 str(labels[PAIR_LABEL]), str(labels[GROUP_LABEL]), cnpg_is_primary(replica), urn
             )
@@ -419,6 +423,10 @@ def registry_consistent(view: StackView, config: Mapping[str, Any]) -> list[Find
     return out
 
 
+def missing_measurement(what: str) -> list[Finding]:
+    return [Finding(f"no {what}: a missing measurement is a violation, never a pass; " + HOW_TO_MEASURE)]
+
+
 def _measured_at(text: Any) -> datetime | None:
     try:
         moment = datetime.fromisoformat(str(text).replace("Z", "+00:00"))
@@ -448,12 +456,7 @@ def target_group_healthy(
     )
     measurement = config.get("measurement")
     if not isinstance(measurement, Mapping):
-        return [
-            Finding(
-                f"no health measurement of {', '.join(activating)}{why_all}: a missing measurement is a "
-                "violation, never a pass; " + HOW_TO_MEASURE
-            )
-        ]
+        return missing_measurement(f"health measurement of {', '.join(activating)}{why_all}")
     out: list[Finding] = []
     measured_at = _measured_at(measurement.get("measuredAt"))
     max_age = float(config.get("maxMeasurementAgeSeconds", 300))
@@ -601,6 +604,75 @@ def single_primary(view: StackView, config: Mapping[str, Any]) -> list[Finding]:
     return out
 
 
+def replica_caught_up(
+    view: StackView, config: Mapping[str, Any], now: datetime | None = None
+) -> list[Finding]:
+    """A standby becomes the primary only when it has what the old primary committed (lag below
+    the thresholds, WAL receiver streaming), as measured just before the preview."""
+    if str(config.get("mode", "planned")) == "failover":
+        return []  # the operator accepted the loss of what was not shipped; the dry-run warns
+    promoted = sorted((db for db in view.databases if db.primary), key=lambda d: d.pair)
+    if not promoted:
+        return []
+    replication = config.get("replication")
+    if not isinstance(replication, Mapping):
+        return missing_measurement(
+            f"replication measurement of database pair(s) {', '.join(d.pair for d in promoted)}"
+        )
+    measured_at = _measured_at(replication.get("measuredAt"))
+    max_age = float(config.get("maxMeasurementAgeSeconds", 300))
+    if measured_at is None or ((now or datetime.now(UTC)) - measured_at).total_seconds() > max_age:
+        return [Finding(f"the replication measurement is missing its time or older than {max_age:g}s")]
+    max_bytes = int(config.get("maxLagBytes", 16 * 1024 * 1024))
+    max_seconds = float(config.get("maxLagSeconds", 30))
+    pairs = replication.get("pairs") or {}
+    out: list[Finding] = []
+    for db in promoted:
+        reading = pairs.get(db.pair)
+        if not isinstance(reading, Mapping):
+            out.append(Finding(f"database pair {db.pair} was not measured", db.urn))
+            continue
+        live = [str(g) for g in reading.get("primaries") or []]
+        if live == [db.group]:
+            continue  # the primary stays where it is
+        c = (reading.get("clusters") or {}).get(db.group) or {}
+        where = f"database pair {db.pair}: the standby in {db.group}"
+        if c.get("role") == "unmeasured":
+            out.append(Finding(f"{where} cannot be measured from here ({c.get('error')})", db.urn))
+        elif c.get("role") == "fenced":
+            out.append(Finding(f"{where} is fenced by an earlier failover; rebuild it as a standby", db.urn))
+        elif not c.get("reachable"):
+            out.append(Finding(f"{where} does not answer ({c.get('error')})", db.urn))
+        elif not live:
+            out.append(
+                Finding(
+                    f"database pair {db.pair} has no live primary: a controlled switchover needs the old "
+                    "primary to hand over its final position; if it is lost, use --failover",
+                    db.urn,
+                )
+            )
+        elif not c.get("receiver_up"):
+            out.append(
+                Finding(
+                    f"{where} has its WAL receiver down: its lag cannot be known (it reads 0 when the "
+                    "receiver is down)",
+                    db.urn,
+                )
+            )
+        elif c.get("lag_bytes") is None:
+            out.append(Finding(f"{where}: replication lag unknown", db.urn))
+        elif int(c["lag_bytes"]) > max_bytes or float(c.get("lag_seconds") or 0) > max_seconds:
+            paused = ", replay paused" if c.get("replay_paused") else ""
+            out.append(
+                Finding(
+                    f"{where} lags {int(c['lag_bytes'])} bytes / {float(c.get('lag_seconds') or 0):.1f}s "
+                    f"behind {', '.join(live)} (max {max_bytes} bytes, {max_seconds:g}s){paused}",
+                    db.urn,
+                )
+            )
+    return out
+
+
 def ttl_ceiling(view: StackView, config: Mapping[str, Any]) -> list[Finding]:
     """Published failover records (hostname record sets) have a TTL of at most T seconds."""
     ceiling = int(config.get("maxTtlSeconds", 60))
@@ -676,7 +748,21 @@ POLICIES: tuple[PolicySpec, ...] = (
         "single-primary",
         "Each database pair has exactly one primary after the update, in an active group.",
         single_primary,
-        default_level="advisory",
+        remediation="give each pair one primary in an active group (docs/databases.md)",
+    ),
+    PolicySpec(
+        "replica-caught-up",
+        "A standby is promoted only when its replication lag is below the thresholds.",
+        replica_caught_up,
+        schema={
+            "maxLagBytes": {"type": "integer", "minimum": 0},
+            "maxLagSeconds": {"type": "number", "minimum": 0},
+            "maxMeasurementAgeSeconds": {"type": "number", "minimum": 0},
+            "replication": {"type": "object"},
+            "mode": {"type": "string"},
+        },
+        remediation="let the standby catch up (resume replay, fix its WAL receiver), then run again; "
+        "if the primary is lost use --failover",
     ),
     PolicySpec(
         "ttl-ceiling",

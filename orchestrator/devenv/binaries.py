@@ -72,3 +72,17 @@ def sqlite_schema() -> Path:
     if schema is None or not glob.glob(SQLITE_BACKEND_GLOB):
         raise _missing(["pdns-backend-sqlite3"], "the SQLite backend of PowerDNS")
     return schema
+
+
+POSTGRES_GLOB = "/usr/lib/postgresql/*/bin"
+
+
+def postgres_bindir() -> Path:
+    """The newest Debian PostgreSQL server's bin directory (initdb, postgres, pg_rewind, ...)."""
+    found = sorted(
+        (Path(p) for p in glob.glob(POSTGRES_GLOB) if (Path(p) / "postgres").exists()),
+        key=lambda p: int(p.parent.name) if p.parent.name.isdigit() else 0,
+    )
+    if not found:
+        raise _missing(["postgresql"], "the PostgreSQL server (`postgres`, `initdb`)")
+    return found[-1]

@@ -12,6 +12,7 @@ import click
 from orchestrator.cliutil import handle_errors
 from orchestrator.devenv.env import DevEnv, default_state_dir
 from orchestrator.devenv.spec import DevSpec, spec_for_demo, spec_from_topology
+from orchestrator.errors import UsageError
 
 
 def _env(ctx: click.Context) -> DevEnv:
@@ -122,6 +123,56 @@ def start_server(ctx: click.Context, role: str, index: int) -> None:
     click.echo(f"{server['name']} on {server['address']}:{server['port']}: running")
 
 
+@dev.command("stop-postgres")
+@click.argument("group")
+@click.pass_context
+@handle_errors
+def stop_postgres(ctx: click.Context, group: str) -> None:
+    """Stop a group's PostgreSQL instance (fast shutdown), e.g. to rehearse a failover."""
+    env = _env(ctx)
+    env.postgres_endpoint(group)  # names what exists when the group has no instance
+    env.stop_postgres(group)
+    click.echo(f"postgres {group}: stopped")
+
+
+@dev.command("rebuild-standby")
+@click.argument("group")
+@click.option("--upstream", help="Stream from this group's instance [default: the pair's primary].")
+@click.pass_context
+@handle_errors
+def rebuild_standby(ctx: click.Context, group: str, upstream: str | None) -> None:
+    """Make GROUP's PostgreSQL instance a streaming standby again (after a failover fenced it).
+
+    pg_rewind onto the primary where the old timeline diverged, a fresh base backup where it
+    cannot; the fence is lifted only when the instance streams from the primary again.
+    """
+    from orchestrator.devenv import postgres
+
+    env = _env(ctx)
+    env.postgres_endpoint(group)
+    if upstream is None:
+        primaries = [
+            s["group"]
+            for s in env.status()["servers"]
+            if s["role"] == "postgres" and s["group"] != group and s["database_role"] == "primary"
+        ]
+        if len(primaries) != 1:
+            raise UsageError(
+                f"cannot tell which instance {group} should stream from",
+                f"primaries of the local pair besides {group}: {', '.join(primaries) or 'none'}",
+                "pass --upstream GROUP",
+            )
+        upstream = primaries[0]
+    if upstream == group:
+        raise UsageError(
+            f"{group} cannot stream from itself", "--upstream names the primary", "pass another group"
+        )
+    how = env.rebuild_standby(group, upstream)
+    click.echo(
+        f"postgres {group}: rebuilt by {how}, a {postgres.role_of(env.state_dir, group)} of {upstream}"
+    )
+
+
 def print_status(status: dict[str, Any], echo: Callable[[str], None]) -> None:
     """A readable table of status()."""
     overall = "running" if status["running"] else "not running"
@@ -133,7 +184,11 @@ def print_status(status: dict[str, Any], echo: Callable[[str], None]) -> None:
     for s in status["servers"]:
         state = "running" if s.get("running") else "stopped"
         details = []
-        if s["role"] == "workload":
+        if s["role"] == "postgres":
+            details.append(
+                f"{s['group']}, {s['database_role']}" + (f" of {s['upstream']}" if s.get("upstream") else "")
+            )
+        elif s["role"] == "workload":
             details.append(
                 f"{s['group']}, {'healthy' if s['healthy'] else 'FAILING'}, health {s['health_url']}"
             )

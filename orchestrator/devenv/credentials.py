@@ -17,6 +17,7 @@ TSIG_KEY_NAME = "orchestrator-dev"
 TSIG_ALGORITHM = "hmac-sha256"
 API_KEY_FILE = "powerdns-api-key"
 TSIG_KEY_FILE = "tsig.key"
+POSTGRES_PASSWORD_FILE = "postgres-password"
 
 _KEY_RE = re.compile(
     r'key\s+"(?P<name>[^"]+)"\s*\{\s*algorithm\s+(?P<algorithm>[\w-]+)\s*;\s*secret\s+"(?P<secret>[^"]+)"\s*;',
@@ -58,6 +59,9 @@ def ensure_secrets(state_dir: Path, tsig_keygen: str) -> None:
     api_key = secrets_dir(state_dir) / API_KEY_FILE
     if not api_key.exists():
         write_private(api_key, secrets.token_urlsafe(32) + "\n")
+    pg_password = secrets_dir(state_dir) / POSTGRES_PASSWORD_FILE
+    if not pg_password.exists():
+        write_private(pg_password, secrets.token_hex(24) + "\n")
     key_file = tsig_key_file(state_dir)
     if not key_file.exists():
         proc = subprocess.run(
@@ -84,7 +88,9 @@ def load_secrets(state_dir: Path) -> dict[str, str]:
             str(exc),
             "run `orchestrator dev up` (it generates them), then run again",
         ) from exc
+    pg_password = secrets_dir(state_dir) / POSTGRES_PASSWORD_FILE
     return {
+        "postgres_password": pg_password.read_text().strip() if pg_password.exists() else "",
         "powerdns_api_key": api_key,
         "tsig_key_name": name,
         "tsig_algorithm": algorithm,

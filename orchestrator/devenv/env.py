@@ -24,6 +24,7 @@ from orchestrator.devenv import (
     bind,
     credentials,
     leaseservers,
+    postgres,
     powerdns,
     probes,
     process,
@@ -89,6 +90,8 @@ class DevEnv:
         index = leaseservers.index_of(role)
         if index is not None:
             return str(leaseservers.conf_file(self.state_dir, index))
+        if (group := postgres.group_of(role)) is not None:
+            return str(postgres.data_dir(self.state_dir, group))
         return {
             "powerdns": f"--config-dir={powerdns.config_dir(self.state_dir)}",
             "bind": str(bind.conf_file(self.state_dir)),
@@ -174,6 +177,7 @@ class DevEnv:
             self._start_unbound(record, spec, programs["unbound"], prefer.get("unbound"))
             self._start_lease_servers(record, spec, programs["named"], secrets, prefer)
             self._start_workloads(record, spec)
+            self._start_postgres_pair(record, spec, secrets["postgres_password"], prefer)
         except BaseException:
             self._down(purge=False)
             raise
@@ -212,6 +216,10 @@ class DevEnv:
         for name in leaseservers.recorded(servers):
             if not probes.soa_served(LOOPBACK, servers[name]["port"], leaseservers.LEASE_ZONE, PROBE_TIMEOUT):
                 return f"has a lease server {name} that does not serve {leaseservers.LEASE_ZONE}"
+        password = credentials.load_secrets(self.state_dir)["postgres_password"]
+        for name in postgres.recorded(servers):
+            if not _pg_answers(postgres.endpoint(servers[name]["port"], password)):
+                return f"has a PostgreSQL instance {name} that does not answer"
         return None
 
     def _check_workload_ports(self, spec: DevSpec) -> None:
@@ -492,6 +500,10 @@ class DevEnv:
         stopped: list[int] = []
         if record:
             roles = recorded_roles(record)
+            for role in postgres.recorded(record.get("servers", {})):  # fast shutdown first: clean data
+                pid = record["servers"][role].get("pid")
+                if process.is_alive(pid, self.marker(role)):
+                    postgres.stop_fast(pid)
             for role, info in record.get("servers", {}).items():
                 pid = info.get("pid")
                 if role in roles and process.is_alive(pid, self.marker(role)):
@@ -500,6 +512,7 @@ class DevEnv:
                         left.append(f"{role} (process group {pid})")
         markers = [(role, self.marker(role)) for role in PROCESS_ROLES]
         markers.append((leaseservers.ROLE, leaseservers.stray_marker(self.state_dir)))
+        markers.append(("postgres", str(self.state_dir / "postgres") + "/"))
         for role, marker in markers:
             for pid in process.processes_mentioning(marker):
                 stopped.append(pid)
@@ -531,6 +544,135 @@ class DevEnv:
                 "remove it by hand if you are sure",
             )
         shutil.rmtree(self.state_dir)
+
+    def _start_postgres_pair(
+        self, record: dict[str, Any], spec: DevSpec, password: str, prefer: dict[str, Any]
+    ) -> None:
+        """The PostgreSQL pair: the first group is initialised as the primary, the others are
+        cloned from it as streaming standbys. Later starts keep the data and each instance's role."""
+        if not spec.postgres_groups:
+            return
+        bindir = binaries.postgres_bindir()
+        first, *others = spec.postgres_groups
+        if not postgres.data_dir(self.state_dir, first).exists():
+            postgres.init_primary(bindir, self.state_dir, first, password)
+        # Primaries before the standbys that stream from them.
+        pending = list(spec.postgres_groups)
+        while pending:
+            ready = [
+                g
+                for g in pending
+                if postgres.data_dir(self.state_dir, g).exists()
+                and (
+                    not postgres.is_standby(self.state_dir, g)
+                    or postgres.upstream(self.state_dir, g) not in pending
+                )
+            ]
+            if not ready:  # a group without data: clone it from a running instance
+                source = next(g for g in spec.postgres_groups if g not in pending)
+                group = pending[0]
+                postgres.clone_standby(
+                    bindir,
+                    self.state_dir,
+                    group,
+                    source,
+                    record["servers"][postgres.role_key(source)]["port"],
+                    password,
+                )
+                ready = [group]
+            for group in ready:
+                self._start_postgres(record, group, bindir, password, prefer.get(postgres.role_key(group)))
+                pending.remove(group)
+        roles = ", ".join(
+            f"{g} {record['servers'][postgres.role_key(g)]['port']} ({postgres.role_of(self.state_dir, g)})"
+            for g in spec.postgres_groups
+        )
+        self.echo(f"postgres: {LOOPBACK} {roles}")
+
+    def _start_postgres(
+        self, record: dict[str, Any], group: str, bindir: Path, password: str, prefer: dict[str, Any] | None
+    ) -> dict[str, Any]:
+        role = postgres.role_key(group)
+
+        def prepare(retry: bool) -> dict[str, Any]:
+            old = {} if retry or not prefer else prefer
+            port = pick_tcp_port(
+                LOOPBACK, exclude=_ports_in_use(record, besides=role), prefer=old.get("port")
+            )
+            up = (
+                postgres.upstream(self.state_dir, group)
+                if postgres.is_standby(self.state_dir, group)
+                else None
+            )
+            up_port = (record["servers"].get(postgres.role_key(up)) or {}).get("port") if up else None
+            postgres.render_config(self.state_dir, group, port, up_port, password)
+            return {"port": port}
+
+        def ready(info: dict[str, Any]) -> bool:
+            return _pg_answers(postgres.endpoint(info["port"], password))
+
+        cmd = postgres.server_command(str(bindir / "postgres"), self.state_dir, group)
+        return self._launch(role, cmd, prepare, ready, "a connection to be accepted", record)
+
+    # --- the PostgreSQL pair, one instance at a time (switchover, failover tests) -------------
+
+    def postgres_endpoint(self, group: str):  # noqa: ANN201 (orchestrator.databases.pg.Endpoint)
+        """Where the group's instance listens, with the superuser's credentials."""
+        record = self._read_record() or {}
+        info = record.get("servers", {}).get(postgres.role_key(group))
+        if not info:
+            raise EnvironmentProblem(
+                f"the local environment in {self.state_dir} has no PostgreSQL instance for {group}",
+                "the database pair's cluster says `kind: postgres, server: dev`",
+                "run `orchestrator dev up` for a stack whose topology lists the database pair",
+            )
+        return postgres.endpoint(info["port"], credentials.load_secrets(self.state_dir)["postgres_password"])
+
+    def postgres_running(self, group: str) -> bool:
+        record = self._read_record() or {}
+        return self._alive(postgres.role_key(group), record)
+
+    def stop_postgres(self, group: str) -> None:
+        """Fast shutdown of one instance (its data and role stay)."""
+        role = postgres.role_key(group)
+        with self._locked():
+            record = self._read_record() or {}
+            info = record.get("servers", {}).get(role) or {}
+            pid = info.get("pid")
+            if process.is_alive(pid, self.marker(role)) and not postgres.stop_fast(pid):
+                process.stop_group(pid, STOP_TIMEOUT)
+            if info:
+                info["pid"] = None
+                self._write_record(record)
+
+    def start_postgres(self, group: str) -> None:
+        """Start one stopped instance again, as what its data says it is (primary, standby, fenced)."""
+        role = postgres.role_key(group)
+        with self._locked():
+            record = self._read_record() or {}
+            if role not in record.get("servers", {}):
+                self.postgres_endpoint(group)  # raises the explanation
+            if not self._alive(role, record):
+                password = credentials.load_secrets(self.state_dir)["postgres_password"]
+                self._start_postgres(
+                    record, group, binaries.postgres_bindir(), password, dict(record["servers"][role])
+                )
+
+    def rebuild_standby(self, group: str, upstream: str) -> str:
+        """Make group's instance a streaming standby of upstream: pg_rewind where it diverged, a
+        fresh base backup when rewinding cannot work. Clears a failover's fence. Returns how."""
+        src = self.postgres_endpoint(upstream)
+        self.stop_postgres(group)
+        bindir = binaries.postgres_bindir()
+        password = src.password
+        if postgres.rewind(bindir, self.state_dir, group, src.port, password):
+            how = "pg_rewind"
+        else:
+            postgres.clone_standby(bindir, self.state_dir, group, upstream, src.port, password)
+            how = "base backup"
+        postgres.become_standby(self.state_dir, group, upstream)
+        self.start_postgres(group)
+        return how
 
     # --- one lease server at a time (quorum tests) ------------------------------------------
 
@@ -625,6 +767,17 @@ def _ports_in_use(record: dict[str, Any], besides: str) -> set[int]:
         for field in ("port", "api_port")
         if info.get(field)
     }
+
+
+def _pg_answers(ep: Any) -> bool:
+    from orchestrator.databases import pg
+
+    try:
+        with pg.connect(ep) as conn:
+            conn.execute("SELECT 1")
+    except (pg.Unreachable, Exception):  # noqa: BLE001 — starting up, in recovery: not yet
+        return False
+    return True
 
 
 def _try_lock(handle: IO[str]) -> bool:

@@ -33,6 +33,9 @@ class DevSpec:
     # Independent BIND servers of the lease zone (orchestrator.lease): 3 allow a quorum that
     # survives one server down. 0 starts none.
     lease_servers: int = 3
+    # The local PostgreSQL pair: one instance per group, the first one starts as the primary
+    # and the others stream from it. Empty: no PostgreSQL.
+    postgres_groups: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -44,6 +47,7 @@ class DevSpec:
             bind_zones=[str(z) for z in data.get("bind_zones", [])],
             workloads=[Workload(**w) for w in data.get("workloads", [])],
             lease_servers=int(data.get("lease_servers", cls.lease_servers)),
+            postgres_groups=[str(g) for g in data.get("postgres_groups", [])],
         )
 
     @property
@@ -68,6 +72,7 @@ def spec_for_demo() -> DevSpec:
         workloads=workloads_for(
             {"group-a": ["127.0.10.1", "127.0.10.2"], "group-b": ["127.0.20.1", "127.0.20.2"]}, 18080
         ),
+        postgres_groups=["group-a", "group-b"],
     )
 
 
@@ -98,7 +103,26 @@ def spec_from_topology(topology: Mapping[str, Any]) -> DevSpec:
             workloads.append(
                 Workload(name=f"{group}-{i}", group=str(group), address=address, port=port, path=path)
             )
-    return DevSpec(powerdns_zones=by_role["powerdns"], bind_zones=by_role["bind"], workloads=workloads)
+    return DevSpec(
+        powerdns_zones=by_role["powerdns"],
+        bind_zones=by_role["bind"],
+        workloads=workloads,
+        postgres_groups=postgres_groups_of(topology),
+    )
+
+
+def postgres_groups_of(topology: Mapping[str, Any]) -> list[str]:
+    """The groups of the database pair served by the local PostgreSQL instances (`server: dev`)."""
+    for pair in topology.get("databases") or []:
+        clusters = (pair or {}).get("clusters") or {}
+        groups = [
+            str(g)
+            for g, c in clusters.items()
+            if (c or {}).get("kind") == "postgres" and c.get("server") == "dev"
+        ]
+        if groups:
+            return groups
+    return []
 
 
 def _address_key(address: str) -> tuple[int, ...]:
@@ -127,6 +151,12 @@ def validate(spec: DevSpec) -> None:
             f"the local environment cannot run {spec.lease_servers} lease servers",
             f"it runs 0 to {MAX_LEASE_SERVERS} (3 for a quorum that survives one server down)",
             "use lease_servers=3 (the default)",
+        )
+    if len(spec.postgres_groups) == 1 or len(set(spec.postgres_groups)) != len(spec.postgres_groups):
+        raise UsageError(
+            f"the local PostgreSQL pair needs two or more distinct groups, not {spec.postgres_groups}",
+            "one instance per group streams from the primary",
+            "list each group once in the database pair's clusters (docs/databases.md)",
         )
     duplicate = {z for z in spec.zones if spec.zones.count(z) > 1}
     if duplicate:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from orchestrator.devenv import credentials, leaseservers, powerdns, workloads
+from orchestrator.devenv import credentials, leaseservers, postgres, powerdns, workloads
 from orchestrator.devenv.ports import LOOPBACK
 from orchestrator.devenv.spec import DevSpec
 
@@ -15,7 +15,7 @@ PROCESS_ROLES = ("powerdns", "bind", "unbound", "workloads")
 def recorded_roles(record: dict[str, Any] | None) -> list[str]:
     """The process roles of a recorded environment: PROCESS_ROLES plus its `lease-<n>` servers."""
     servers = (record or {}).get("servers", {})
-    return [*PROCESS_ROLES, *leaseservers.recorded(servers)]
+    return [*PROCESS_ROLES, *leaseservers.recorded(servers), *postgres.recorded(servers)]
 
 
 def find_server(status: dict[str, Any], role: str) -> dict[str, Any] | None:
@@ -99,7 +99,19 @@ def build_status(state_dir: Path, record: dict[str, Any] | None, alive: dict[str
                 "running": alive.get(name, False),
             }
         )
+    for name in postgres.recorded(recorded):
+        group = postgres.group_of(name) or ""
+        role = postgres.role_of(state_dir, group)
+        servers.append(
+            {
+                **entry("postgres", recorded[name], name=name, group=group),
+                "database_role": role,
+                "upstream": postgres.upstream(state_dir, group) if role == "standby" else None,
+                "user": postgres.SUPERUSER,
+                "running": alive.get(name, False),
+            }
+        )
     running = all(role in recorded and alive.get(role, False) for role in PROCESS_ROLES) and all(
-        alive.get(name, False) for name in leaseservers.recorded(recorded)
+        alive.get(name, False) for name in [*leaseservers.recorded(recorded), *postgres.recorded(recorded)]
     )
     return {"state_dir": str(state_dir), "running": running, "servers": servers}

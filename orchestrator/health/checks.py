@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from orchestrator.health.config import LatencySettings, Vantage
-from orchestrator.health.model import (
+from orchestrator.health.model import (  # noqa: F401 (DEFERRED, REPLICAS_HEALTHY: re-exported)
     AUDIT_POSTED,
     DEFERRED,
     DNS_PROBES,
@@ -33,6 +33,15 @@ from orchestrator.health.probes import (
     default_http_get,
     measure,
 )
+from orchestrator.health.replicas import (  # noqa: F401 (re-exported: the checks in one place)
+    REPLICA_POLL_INTERVAL,
+    REPLICA_TIMEOUT,
+    ReadReplication,
+    ReplicaLimits,
+    WriteProbe,
+    replica_limits,
+    replicas_healthy,
+)
 from orchestrator.planning.desired import desired_state
 from orchestrator.topology import Topology
 
@@ -49,23 +58,7 @@ def new_groups(from_groups: tuple[str, ...], to_groups: tuple[str, ...]) -> tupl
     return added or tuple(to_groups)
 
 
-# --- replicas-healthy -------------------------------------------------------------------------
-
-
-def replicas_healthy(topology: Topology) -> CheckResult:
-    if not topology.databases:
-        return CheckResult(
-            REPLICAS_HEALTHY,
-            DEFERRED,
-            "no database pairs in the topology; replica health is checked once database switchover lands",
-        )
-    return CheckResult(
-        REPLICAS_HEALTHY,
-        UNKNOWN,
-        "database pairs are configured but this version cannot check replica health yet; "
-        "check the CloudNativePG clusters by hand",
-    )
-
+# --- replicas-healthy: orchestrator/health/replicas.py ------------------------------------
 
 # --- dns-probes -------------------------------------------------------------------------------
 

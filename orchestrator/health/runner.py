@@ -48,6 +48,11 @@ class Deps:
     clock: Callable[[], float] = time.monotonic
     sleep: Callable[[float], None] = time.sleep
     now: Callable[[], str] = field(default=utc_now)
+    # replicas-healthy: the live reading of the database pairs and the write probe (None: the
+    # local dev environment's pair, orchestrator.databases.measure and pg.accepts_writes).
+    replication: C.ReadReplication | None = None
+    write_probe: C.WriteProbe | None = None
+    replica_timeout: float = C.REPLICA_TIMEOUT
 
 
 def _timed(fn: Callable[[], CheckResult], name: str) -> CheckResult:
@@ -100,8 +105,13 @@ def run_checks(
     config: HealthConfig,
     deps: Deps | None = None,
     save: bool = True,
+    failover: bool = False,
 ) -> HealthReport:
-    """The four checks in order; the report is saved as the stack's last one (unless save=False)."""
+    """The four checks in order; the report is saved as the stack's last one (unless save=False).
+
+    `failover`: the verify step of a failover-mode switch (SwitchRecord.mode == "failover"),
+    where replicas-healthy expects the old primary fenced or unreachable.
+    """
     deps = deps or Deps()
     started = deps.now()
     baseline_doc = load_baseline(root, switch_id)
@@ -109,7 +119,17 @@ def run_checks(
     vantages, problems = vantages_for(topology, config, status=deps.dev_status)
     fresh = C.new_groups(from_groups, to_groups)
     runners: dict[str, Callable[[], CheckResult]] = {
-        C.REPLICAS_HEALTHY: lambda: C.replicas_healthy(topology),
+        C.REPLICAS_HEALTHY: lambda: C.replicas_healthy(
+            topology,
+            tuple(to_groups),
+            failover=failover,
+            limits=C.replica_limits(root) if topology.databases else None,
+            read=deps.replication,
+            probe=deps.write_probe,
+            timeout=deps.replica_timeout,
+            clock=deps.clock,
+            sleep=deps.sleep,
+        ),
         C.DNS_PROBES: lambda: C.dns_probes(
             topology,
             from_groups,

@@ -19,7 +19,7 @@ from orchestrator.providers.rfc2136_client import RFC2136Client
 LOCAL_PROVIDERS = ("powerdns", "rfc2136")
 
 
-def _dev_dir() -> Path:
+def dev_dir() -> Path:
     if env := os.environ.get("ORCHESTRATOR_DEV_DIR"):
         return Path(env)
     from orchestrator.paths import dev_dir, project_root
@@ -30,7 +30,7 @@ def _dev_dir() -> Path:
 def _dev_server(role: str) -> tuple[dict[str, Any], dict[str, str]]:
     from orchestrator import devenv
 
-    state = _dev_dir()
+    state = dev_dir()
     status = devenv.DevEnv(state).status()
     server = devenv.find_server(status, role)
     if not server or not server.get("running"):

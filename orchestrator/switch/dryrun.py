@@ -14,6 +14,7 @@ from pathlib import Path
 
 import requests
 
+from orchestrator.databases.model import primary_moves
 from orchestrator.deploy import change_rows, check_servers, load
 from orchestrator.engine.stack import PolicyViolations, ProjectStack, ResourceChange
 from orchestrator.paths import stack_config_file
@@ -96,7 +97,7 @@ def dry_run(
     planned = target or current
     with (
         planned_config(stack_config_file(root, stack), planned) as cfg,
-        policy_run(root, project, topology, planned, overrides) as policy,
+        policy_run(root, project, topology, planned, overrides, mode) as policy,
     ):
         try:
             _, changes, events = project.preview(
@@ -114,6 +115,20 @@ def dry_run(
         warnings.append(
             "failover mode: the old group is not asked to step back; it may still serve until fixed"
         )
+    moves = primary_moves(topology.databases, current, target) if target else ()
+    db_blockers = [
+        f"database pair {m.pair} has no cluster in the active groups {', '.join(target)}: "
+        "its writes would have nowhere to go"
+        for m in moves
+        if m.to_group is None
+    ]
+    if mode == "failover":
+        warnings += [
+            f"database pair {m.pair}: {m.to_group} is promoted without a demotion token; writes "
+            f"{m.from_group} had not shipped are lost, and {m.from_group} is fenced until rebuilt"
+            for m in moves
+            if m.to_group
+        ]
     new_groups = tuple(g for g in target if g not in current)
     # Health was measured once, just before the preview, for the policy pack: reuse it.
     warnings += [c.problem() for c in policy.measurement.checks if not c.ok and c.group in new_groups]
@@ -129,8 +144,9 @@ def dry_run(
         to_groups=target,
         changes=endpoint_changes(changes) if target else [],
         warnings=warnings,
-        extra_blockers=list(verdict.blockers),
+        extra_blockers=db_blockers + list(verdict.blockers),
         has_databases=bool(topology.databases),
+        databases=moves,
     )
     if overrides and NO_EMPTY_HOSTNAME in overrides:
         plan = _override_empty_hostnames(plan, overrides[NO_EMPTY_HOSTNAME], verdict)

@@ -13,6 +13,7 @@ import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from orchestrator.databases.model import PrimaryMove
 from orchestrator.errors import UsageError
 from orchestrator.planning.canonical import canonical_json
 from orchestrator.switch.steps import EXPECTED_SECONDS, SKIPPED_WHY, STEPS
@@ -54,10 +55,11 @@ class SwitchPlan:
     blockers: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()
     steps: tuple[PlannedStep, ...] = field(default_factory=tuple)
+    databases: tuple[PrimaryMove, ...] = ()  # database primaries that change group
 
     @property
     def noop(self) -> bool:
-        return self.from_groups == self.to_groups and not self.changes
+        return self.from_groups == self.to_groups and not self.changes and not self.databases
 
     def content(self) -> dict[str, Any]:
         """The canonical content the fingerprint covers."""
@@ -70,7 +72,7 @@ class SwitchPlan:
             "changes": [asdict(c) | {"current": list(c.current), "new": list(c.new)} for c in self.changes],
             "blockers": list(self.blockers),
             "steps": [s.name for s in self.steps if s.skipped is None],
-        }
+        } | ({"databases": [asdict(m) for m in self.databases]} if self.databases else {})
 
     @property
     def fingerprint(self) -> str:
@@ -90,12 +92,12 @@ class SwitchPlan:
         }
 
 
-def planned_steps(*, has_databases: bool = False) -> tuple[PlannedStep, ...]:
+def planned_steps(*, has_databases: bool = False, moves_primaries: bool = False) -> tuple[PlannedStep, ...]:
     out = []
     for name in STEPS:
         why = SKIPPED_WHY.get(name)
         if name in ("demote-primary", "promote-primary") and has_databases:
-            why = None
+            why = None if moves_primaries else "no database primary changes group in this plan"
         out.append(PlannedStep(name, EXPECTED_SECONDS[name] if why is None else 0.0, why))
     return tuple(out)
 
@@ -125,6 +127,7 @@ def build_plan(
     warnings: list[str] | None = None,
     extra_blockers: list[str] | None = None,
     has_databases: bool = False,
+    databases: tuple[PrimaryMove, ...] = (),
 ) -> SwitchPlan:
     ordered = tuple(sorted(changes, key=lambda c: (c.zone, c.name, c.type)))
     return SwitchPlan(
@@ -136,7 +139,8 @@ def build_plan(
         changes=ordered,
         blockers=blockers_for(ordered, tuple(to_groups)) + tuple(extra_blockers or ()),
         warnings=tuple(warnings or ()),
-        steps=planned_steps(has_databases=has_databases),
+        steps=planned_steps(has_databases=has_databases, moves_primaries=bool(databases)),
+        databases=tuple(databases),
     )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from orchestrator.databases.model import PrimaryMove
 from orchestrator.switch.plan import EndpointChange, SwitchPlan
 
 
@@ -48,6 +49,10 @@ def render_table(plan: SwitchPlan) -> str:
     else:
         lines.append("  (none)")
     lines.append("")
+    if plan.databases:
+        lines.append(f"Database primaries ({len(plan.databases)}):")
+        lines += [f"  {_move(plan, m)}" for m in plan.databases]
+        lines.append("")
     if plan.blockers:
         lines.append(f"BLOCKERS ({len(plan.blockers)}) - the switch is refused:")
         lines += [f"  x {b}" for b in plan.blockers]
@@ -59,6 +64,15 @@ def render_table(plan: SwitchPlan) -> str:
     lines.append("")
     lines.append(f"Plan fingerprint: {plan.fingerprint}")
     return "\n".join(lines)
+
+
+def _move(plan: SwitchPlan, m: PrimaryMove) -> str:
+    how = (
+        "failover: fence the old primary, promote without a token"
+        if plan.mode == "failover"
+        else "demote with a token, promote once replayed past it"
+    )
+    return f"{m.pair}: {m.from_group or '(none)'} -> {m.to_group or '(none)'} ({how})"
 
 
 def render_json(plan: SwitchPlan) -> str:
@@ -81,6 +95,8 @@ def render_markdown(plan: SwitchPlan) -> str:
             new = "<br>".join(f"`{v}`" for v in r.new) or "-"
             lines.append(f"| {r.action} | `{r.name}` | {r.type} | {cur} | {new} |")
         lines.append("")
+        if plan.databases:
+            lines += ["**Database primaries:**", *[f"- {_move(plan, m)}" for m in plan.databases], ""]
     lines.append("**Blockers:** " + ("none" if not plan.blockers else ""))
     lines += [f"- :x: {b}" for b in plan.blockers]
     if plan.warnings:

@@ -29,6 +29,8 @@ from orchestrator.lease import LeaseCollision, LeaseKeeper, fence_env, lease_fro
 from orchestrator.metrics import publisher as metrics_publisher
 from orchestrator.paths import stack_config_file, state_dir
 from orchestrator.policies import audit_overrides
+from orchestrator.providers.database import MODE_ENV as DATABASE_MODE_ENV
+from orchestrator.providers.database import resource_name as database_resource_name
 from orchestrator.stackconfig import stack_config
 from orchestrator.switch import steps as S
 from orchestrator.switch.configfile import planned_config, write_active_groups
@@ -164,8 +166,9 @@ class SwitchRunner:
         try:
             keeper = self._acquire(record)
             current = self._preflight(record, reviewed_fingerprint, keeper)
-            for name in (S.LOWER_TTL, S.DEMOTE_PRIMARY, S.PROMOTE_PRIMARY):
-                self._skip(record, name)
+            self._skip(record, S.LOWER_TTL)
+            self._database_step(record, current, keeper, S.DEMOTE_PRIMARY)
+            self._database_step(record, current, keeper, S.PROMOTE_PRIMARY)
             self._flip(record, current, keeper)
             self._cleanup(record, current, keeper)
             self._verify(record, current, keeper)
@@ -319,6 +322,38 @@ class SwitchRunner:
             extra_env=self._fence,
             overrides=self.policy_overrides or None,
         )
+
+    def _database_step(self, record: SwitchRecord, current: DryRun, keeper: LeaseKeeper, name: str) -> None:
+        """demote-primary / promote-primary: a targeted update of one side of each moving pair.
+
+        Demote first: the old primary stops writes and publishes its token (an output); the
+        promote update then reads that token from state and waits until the standby has
+        replayed past it. In failover mode the old side is fenced instead, and the promotion
+        takes no token (ORCHESTRATOR_DATABASE_MODE tells the provider).
+        """
+        moves = current.plan.databases
+        if not moves:
+            self._skip(record, name)
+            return
+        with self._step(record, name) as ctx:
+            if ctx is None:
+                return
+            keeper.assert_held()
+            side = [(m.pair, m.from_group if name == S.DEMOTE_PRIMARY else m.to_group) for m in moves]
+            wanted = {database_resource_name(pair, group) for pair, group in side if group}
+            targets = [c.urn for c in current.resource_changes if c.name in wanted and c.op != "same"]
+            if not targets:
+                return  # already where the plan wants it (a resumed switch)
+            with planned_config(stack_config_file(self.root, self.stack), tuple(record.to_groups)) as cfg:
+                self._stack().up(
+                    config_file=cfg,
+                    target=targets,
+                    message=update_message(
+                        record.id, record.fingerprint, record.from_groups, record.to_groups, record.kind
+                    ),
+                    extra_env={**self._fence, DATABASE_MODE_ENV: record.mode},
+                )
+            keeper.assert_held()
 
     def _flip(self, record: SwitchRecord, current: DryRun, keeper: LeaseKeeper) -> None:
         with self._step(record, S.FLIP_DNS) as ctx:

@@ -82,6 +82,7 @@ def verify_switch(
         fingerprint=record.fingerprint,
         config=config,
         deps=deps,
+        failover=getattr(record, "mode", "planned") == "failover",
     )
     for check in report.checks:
         echo(f"[verify]   {check.name:<17} {check.status:<8} {check.summary}")

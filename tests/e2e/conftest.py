@@ -42,6 +42,7 @@ def fixture_spec(port: int) -> DevSpec:
         powerdns_zones=list(demo.powerdns_zones),
         bind_zones=list(demo.bind_zones),
         workloads=workloads_for({"group-a": GROUP_A, "group-b": GROUP_B}, port),
+        postgres_groups=list(demo.postgres_groups),
     )
 
 

@@ -411,20 +411,23 @@ def test_registry_consistent(raw):
     assert "publishes 127.0.99.9 for www.app.example.test A" in out
 
 
-def test_single_primary_is_advisory_until_the_database_issue_lands(raw, tmp_path):
+def test_single_primary_refuses_two_primaries_and_an_unmeasured_promotion_is_refused(raw, tmp_path):
     pair = [
         {"kind": "database", "databasePair": "orders", "group": "group-a", "primary": True},
         {"kind": "database", "databasePair": "orders", "group": "group-b", "primary": True},
     ]
     write_raw(raw, raw.records + pair)
     code, found, out = preview_with_pack(raw, raw.config)
-    assert code == 0 and found == {"single-primary": "advisory"}, out
+    assert code != 0 and found == {"single-primary": "mandatory", "replica-caught-up": "mandatory"}, out
     assert "database pair orders would have 2 primaries" in out
-    strict = json.loads(raw.config.read_text())
-    strict["single-primary"]["enforcementLevel"] = "mandatory"
-    (tmp_path / "strict.json").write_text(json.dumps(strict))
-    code, found, out = preview_with_pack(raw, tmp_path / "strict.json")
-    assert code != 0 and found == {"single-primary": "mandatory"}, out
+    # The raw stack's config carries no replication reading: never a pass.
+    assert "no replication measurement of database pair(s) orders" in out
+    lowered = json.loads(raw.config.read_text())
+    for name in ("single-primary", "replica-caught-up"):
+        lowered[name]["enforcementLevel"] = "advisory"  # what an override does for one run
+    (tmp_path / "lowered.json").write_text(json.dumps(lowered))
+    code, found, out = preview_with_pack(raw, tmp_path / "lowered.json")
+    assert code == 0 and found == {"single-primary": "advisory", "replica-caught-up": "advisory"}, out
     # No database pairs (the compliant stack above): passes.
 
 

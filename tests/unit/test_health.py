@@ -163,10 +163,9 @@ def test_check_results_refuse_unknown_statuses_and_keep_one_line() -> None:
 # --- the individual checks -------------------------------------------------------------------
 
 
-def test_replicas_healthy_is_deferred_without_databases_and_unknown_with_them() -> None:
+def test_replicas_healthy_is_deferred_without_databases() -> None:
+    # With pairs: tests/unit/test_database_health.py.
     assert C.replicas_healthy(topo()).status == DEFERRED
-    with_db = SimpleNamespace(databases={"pairs": [1]})
-    assert C.replicas_healthy(with_db).status == UNKNOWN
 
 
 def test_dns_probes_pass_when_every_hostname_at_every_vantage_serves_the_new_group() -> None:

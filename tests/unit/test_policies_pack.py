@@ -534,7 +534,7 @@ def test_config_json_levels_thresholds_and_policy_names():
     assert set(limits) == set(pack.POLICY_NAMES)
     assert pack.POLICY_NAMES == orch_policies.POLICY_NAMES
     levels = {name: cfg["enforcementLevel"] for name, cfg in limits.items()}
-    assert {n for n, lvl in levels.items() if lvl == "advisory"} == {"single-primary", "ttl-ceiling"}
+    assert {n for n, lvl in levels.items() if lvl == "advisory"} == {"ttl-ceiling"}
     assert {lvl for lvl in levels.values()} == {"mandatory", "advisory"}
 
 
@@ -548,3 +548,105 @@ def test_built_policies_carry_the_levels_and_use_the_thresholds_as_schema_defaul
     assert built["blast-radius"].config_schema.properties["maxChangedPercent"]["default"] == 20
     assert built["ttl-ceiling"].config_schema.properties["maxTtlSeconds"]["default"] == 60
     assert "enforcementLevel" not in built["blast-radius"].config_schema.properties
+
+
+# --- replica-caught-up ----------------------------------------------------------------------------
+
+
+def _replication(standby: dict[str, Any], primaries: list[str] | None = None, age_s: float = 1.0) -> dict:
+    cluster = {"group": "group-b", "reachable": True, "role": "standby", "receiver_up": True, "lag_bytes": 0}
+    return {
+        "measuredAt": (NOW - timedelta(seconds=age_s)).isoformat().replace("+00:00", "Z"),
+        "pairs": {
+            "orders": {
+                "primaries": ["group-a"] if primaries is None else primaries,
+                "clusters": {
+                    "group-a": {"group": "group-a", "reachable": True, "role": "primary"},
+                    "group-b": cluster | standby,
+                },
+            }
+        },
+    }
+
+
+MOVE_TO_B = (("orders", "group-a", False), ("orders", "group-b", True))
+LIMITS = {"maxLagBytes": 1000, "maxLagSeconds": 30}
+
+
+@pytest.mark.parametrize(
+    "standby,primaries,needle",
+    [
+        ({}, None, None),
+        ({"lag_bytes": 5000, "lag_seconds": 2.5, "replay_paused": True}, None, "lags 5000 bytes / 2.5s"),
+        ({"lag_bytes": 10, "lag_seconds": 45.0}, None, "lags 10 bytes / 45.0s"),
+        ({"receiver_up": False, "lag_bytes": 0}, None, "WAL receiver down"),
+        ({"reachable": False, "role": "unreachable", "error": "refused"}, None, "does not answer"),
+        ({"role": "fenced"}, None, "is fenced"),
+        ({"lag_bytes": None}, None, "lag unknown"),
+        ({}, [], "has no live primary"),
+        ({"role": "unmeasured", "reachable": False, "error": "CNPG"}, None, "cannot be measured"),
+    ],
+    ids=[
+        "caught-up",
+        "bytes",
+        "seconds",
+        "receiver-down",
+        "unreachable",
+        "fenced",
+        "unknown",
+        "no-primary",
+        "cnpg",
+    ],
+)
+def test_replica_caught_up(standby, primaries, needle):
+    v = replace(view(topology(), ["group-b"]), databases=_dbs(*MOVE_TO_B))
+    found = pack.replica_caught_up(v, LIMITS | {"replication": _replication(standby, primaries)}, now=NOW)
+    if needle is None:
+        assert found == []
+    else:
+        assert len(found) == 1 and needle in found[0].message, found
+        assert found[0].urn == "urn:orders:group-b"
+
+
+def test_replica_caught_up_names_the_lag_and_the_limits():
+    v = replace(view(topology(), ["group-b"]), databases=_dbs(*MOVE_TO_B))
+    cfg = LIMITS | {
+        "replication": _replication({"lag_bytes": 5000, "lag_seconds": 1.0, "replay_paused": True})
+    }
+    (finding,) = pack.replica_caught_up(v, cfg, now=NOW)
+    assert "group-b lags 5000 bytes" in finding.message
+    assert "max 1000 bytes, 30s" in finding.message and "replay paused" in finding.message
+
+
+def test_replica_caught_up_without_a_measurement_is_a_violation_not_a_pass():
+    v = replace(view(topology(), ["group-b"]), databases=_dbs(*MOVE_TO_B))
+    assert "no replication measurement" in pack.replica_caught_up(v, LIMITS, now=NOW)[0].message
+    stale = LIMITS | {"replication": _replication({}, age_s=900)}
+    assert "older than" in pack.replica_caught_up(v, stale, now=NOW)[0].message
+
+
+def test_replica_caught_up_passes_when_the_primary_stays_and_in_failover_mode():
+    stays = replace(
+        view(topology(), ["group-a"]),
+        databases=_dbs(*(("orders", "group-a", True), ("orders", "group-b", False))),
+    )
+    lagging = LIMITS | {"replication": _replication({"lag_bytes": 10**9})}
+    assert pack.replica_caught_up(stays, lagging, now=NOW) == []
+    moving = replace(view(topology(), ["group-b"]), databases=_dbs(*MOVE_TO_B))
+    assert pack.replica_caught_up(moving, lagging, now=NOW) != []
+    assert pack.replica_caught_up(moving, lagging | {"mode": "failover"}, now=NOW) == []
+
+
+def test_cnpg_patches_are_read_without_touching_an_unknown_promotion_token():
+    class Unknown:
+        def __iter__(self):
+            raise AssertionError("the promotion token must not be read")
+
+    props = {
+        "metadata": {"labels": {pack.PAIR_LABEL: "orders", pack.GROUP_LABEL: "group-b"}},
+        "spec": {"replica": {"self": "b", "primary": "b", "source": "a", "promotionToken": Unknown()}},
+    }
+    db = pack.database_of("kubernetes:postgresql.cnpg.io/v1:ClusterPatch", props, "u")
+    assert db == pack.DatabaseCluster("orders", "group-b", True, "u")
+    props["spec"]["replica"]["primary"] = "a"
+    assert pack.database_of("kubernetes:postgresql.cnpg.io/v1:ClusterPatch", props, "u").primary is False

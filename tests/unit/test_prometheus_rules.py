@@ -34,7 +34,20 @@ REQUIRED_ALERTS = {
     "OrchestratorGroupFlapping",
     "OrchestratorCleanupNotProgressing",
     "OrchestratorLeaseCollisions",
+    "OrchestratorDatabaseSplitBrain",
+    "OrchestratorDatabaseNoPrimary",
+    "OrchestratorDatabaseReplicationLagHigh",
+    "OrchestratorDatabaseWalReceiverDown",
+    "OrchestratorDatabaseFenced",
 }
+PRIMARY = "orchestrator_database_primary_info"
+LAG = "orchestrator_database_replication_lag_bytes"
+RECEIVER = "orchestrator_database_wal_receiver_up"
+FENCED = "orchestrator_database_fenced"
+
+
+def db(metric: str, pair: str, group: str, instance: str = "a") -> str:
+    return f'{metric}{{pair="{pair}",group="{group}",instance="{instance}"}}'
 
 
 def rules() -> list[dict[str, Any]]:
@@ -49,9 +62,21 @@ def alert(name: str) -> dict[str, Any]:
     return next(r for r in rules() if r.get("alert") == name)
 
 
+def humanize1024(value: float) -> str:
+    """Prometheus' `humanize1024` template function (%.4g with a binary prefix)."""
+    if abs(value) <= 1:
+        return f"{value:.4g}"
+    prefixes = ["", "Ki", "Mi", "Gi", "Ti", "Pi", "Ei", "Zi", "Yi"]
+    while abs(value) >= 1024 and len(prefixes) > 1:
+        value /= 1024
+        prefixes.pop(0)
+    return f"{value:.4g}{prefixes[0]}"
+
+
 def render(template: str, labels: dict[str, str], value: float) -> str:
-    """The two template forms the rules use, as Prometheus renders them."""
+    """The template forms the rules use, as Prometheus renders them."""
     out = re.sub(r"\{\{ \$labels\.(\w+) \}\}", lambda m: labels.get(m[1], ""), template)
+    out = out.replace("{{ $value | humanize1024 }}", humanize1024(float(value)))
     shown = str(int(value)) if float(value).is_integer() else repr(float(value))  # Go's %v of a float64
     return out.replace("{{ $value }}", shown)
 
@@ -234,6 +259,98 @@ def rule_tests() -> list[dict[str, Any]]:
                     "eval_time": "8m",
                     "alertname": "OrchestratorLiveZoneUnreadable",
                     "exp_alerts": [expected("OrchestratorLiveZoneUnreadable", stuck, 0)],
+                },
+            ],
+        },
+        {  # split brain: two primaries in one pair (the same series from two scrapers is one)
+            "interval": "1m",
+            "input_series": [
+                {"series": db(PRIMARY, "orders", "group-a"), "values": "1x10"},
+                {"series": db(PRIMARY, "orders", "group-b"), "values": "0 0 0 1x7"},
+                {"series": db(PRIMARY, "billing", "group-a"), "values": "1x10"},
+                {"series": db(PRIMARY, "billing", "group-a", instance="b"), "values": "1x10"},
+                {"series": db(PRIMARY, "billing", "group-b"), "values": "0x10"},
+            ],
+            "alert_rule_test": [
+                {"eval_time": "3m", "alertname": "OrchestratorDatabaseSplitBrain", "exp_alerts": []},
+                {
+                    "eval_time": "5m",
+                    "alertname": "OrchestratorDatabaseSplitBrain",
+                    "exp_alerts": [expected("OrchestratorDatabaseSplitBrain", {"pair": "orders"}, 2)],
+                },
+            ],
+        },
+        {  # no primary: a switchover's gap of a minute is quiet, 5 minutes fires
+            "interval": "1m",
+            "input_series": [
+                {"series": db(PRIMARY, "orders", "group-a"), "values": "1 0x12"},
+                {"series": db(PRIMARY, "orders", "group-b"), "values": "0 0x12"},
+                {"series": db(PRIMARY, "billing", "group-a"), "values": "1 0 1x11"},
+                {"series": db(PRIMARY, "billing", "group-b"), "values": "0x12"},
+            ],
+            "alert_rule_test": [
+                {"eval_time": "4m", "alertname": "OrchestratorDatabaseNoPrimary", "exp_alerts": []},
+                {
+                    "eval_time": "7m",
+                    "alertname": "OrchestratorDatabaseNoPrimary",
+                    "exp_alerts": [expected("OrchestratorDatabaseNoPrimary", {"pair": "orders"}, 0)],
+                },
+            ],
+        },
+        {  # a standby lagging above 16 MiB for 5 minutes; one at the limit is quiet
+            "interval": "1m",
+            "input_series": [
+                {"series": db(LAG, "orders", "group-a"), "values": "0 33554432x10"},
+                {"series": db(LAG, "billing", "group-a"), "values": "16777216x10"},
+            ],
+            "alert_rule_test": [
+                {"eval_time": "3m", "alertname": "OrchestratorDatabaseReplicationLagHigh", "exp_alerts": []},
+                {
+                    "eval_time": "7m",
+                    "alertname": "OrchestratorDatabaseReplicationLagHigh",
+                    "exp_alerts": [
+                        expected(
+                            "OrchestratorDatabaseReplicationLagHigh",
+                            {"pair": "orders", "group": "group-a"},
+                            33554432,
+                        )
+                    ],
+                },
+            ],
+        },
+        {  # a WAL receiver down for 5 minutes; one that reconnected is quiet
+            "interval": "1m",
+            "input_series": [
+                {"series": db(RECEIVER, "orders", "group-a"), "values": "1 0x10"},
+                {"series": db(RECEIVER, "billing", "group-a"), "values": "0 0 1x9"},
+            ],
+            "alert_rule_test": [
+                {"eval_time": "4m", "alertname": "OrchestratorDatabaseWalReceiverDown", "exp_alerts": []},
+                {
+                    "eval_time": "7m",
+                    "alertname": "OrchestratorDatabaseWalReceiverDown",
+                    "exp_alerts": [
+                        expected(
+                            "OrchestratorDatabaseWalReceiverDown", {"pair": "orders", "group": "group-a"}, 0
+                        )
+                    ],
+                },
+            ],
+        },
+        {  # a fenced cluster nobody rebuilt within 15 minutes
+            "interval": "1m",
+            "input_series": [
+                {"series": db(FENCED, "orders", "group-a"), "values": "0 1x30"},
+                {"series": db(FENCED, "orders", "group-b"), "values": "0x30"},
+            ],
+            "alert_rule_test": [
+                {"eval_time": "10m", "alertname": "OrchestratorDatabaseFenced", "exp_alerts": []},
+                {
+                    "eval_time": "20m",
+                    "alertname": "OrchestratorDatabaseFenced",
+                    "exp_alerts": [
+                        expected("OrchestratorDatabaseFenced", {"pair": "orders", "group": "group-a"}, 1)
+                    ],
                 },
             ],
         },

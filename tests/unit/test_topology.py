@@ -607,7 +607,13 @@ def test_single_problem_renders_like_a_config_error():
     assert str(err) == str(ConfigError(f"{T}.ttl", err.why, err.fix))
 
 
-def test_databases_key_is_passed_through_unvalidated():
+def test_databases_are_validated_with_the_rest_of_the_topology():
     cfg = demo()
     cfg["databases"] = {"orders": {"group-a": "pg-a", "group-b": "pg-b"}}
-    assert load_topology(cfg).databases == {"orders": {"group-a": "pg-a", "group-b": "pg-b"}}
+    with pytest.raises(TopologyError) as err:
+        load_topology(cfg)
+    assert any(p.key == "orchestrator:topology.databases" for p in err.value.problems)
+    local = {"kind": "postgres", "server": "dev"}
+    cfg["databases"] = [{"name": "orders", "clusters": {"group-a": local, "group-b": local}}]
+    (pair,) = load_topology(cfg).databases
+    assert pair.name == "orders" and pair.groups == ("group-a", "group-b")
