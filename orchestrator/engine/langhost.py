@@ -23,6 +23,7 @@ import shutil
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from concurrent import futures
 from pathlib import Path
@@ -205,6 +206,19 @@ class LanguageHost(language_pb2_grpc.LanguageRuntimeServicer):
         yield language_pb2.RunPluginResponse(exitcode=proc.wait())
 
 
+def _exit_with_parent(interval: float = 0.5) -> None:
+    """Stop when the engine that started us is gone (a kill -9 of `pulumi` orphans its plugins,
+    which run in their own process groups): an orphaned language host would live forever."""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(interval)
+        os._exit(0)  # nothing to flush: the engine that would read it is gone
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
 def main() -> None:
     engine_address = sys.argv[-1] if len(sys.argv) > 1 and not sys.argv[-1].startswith("-") else ""
     server = grpc.server(
@@ -215,6 +229,7 @@ def main() -> None:
     port = server.add_insecure_port("127.0.0.1:0")
     server.start()
     print(port, flush=True)
+    _exit_with_parent()
     try:
         server.wait_for_termination()
     except KeyboardInterrupt:

@@ -1,0 +1,48 @@
+"""The language host must not outlive the engine that started it.
+
+`pulumi` runs its plugins in their own process groups, so a kill -9 of a switch (and of its
+`pulumi`) would orphan our language host for good. Here a stand-in parent starts the real
+language host and is SIGKILLed; the host must exit on its own, within a deadline.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+PARENT = """
+import subprocess, sys
+host = subprocess.Popen([sys.executable, "-m", "orchestrator.engine.langhost"], stdout=subprocess.PIPE,
+                        start_new_session=True, text=True)
+print(host.pid, host.stdout.readline().strip(), flush=True)  # pid, then the port it serves
+import time; time.sleep(300)
+"""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+    except FileNotFoundError:
+        return False
+
+
+def test_the_language_host_exits_when_its_parent_is_killed():
+    parent = subprocess.Popen([sys.executable, "-c", PARENT], stdout=subprocess.PIPE, text=True)
+    host_pid = None
+    try:
+        host_pid, port = (int(x) for x in parent.stdout.readline().split())
+        assert port > 0 and _alive(host_pid), "the language host must have started and be serving"
+        os.kill(parent.pid, signal.SIGKILL)
+        parent.wait(timeout=10)
+        deadline = time.monotonic() + 10
+        while _alive(host_pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not _alive(host_pid), "the orphaned language host is still running"
+    finally:
+        parent.kill()
+        if host_pid and _alive(host_pid):
+            os.kill(host_pid, signal.SIGKILL)
