@@ -116,6 +116,19 @@ SCHEMAS: dict[str, Any] = {
             "fingerprint": {"type": "string", "pattern": "^[0-9a-f]{16}$"},
             "noop": {"type": "boolean"},
             "expected_seconds": {"type": "number"},
+            "databases": {
+                "type": "array",
+                "description": "Database primaries that change group (present only when some do).",
+                "items": {
+                    "type": "object",
+                    "required": ["pair", "from_group", "to_group"],
+                    "properties": {
+                        "pair": {"type": "string"},
+                        "from_group": _NULLABLE_STRING,
+                        "to_group": _NULLABLE_STRING,
+                    },
+                },
+            },
         },
     },
     "Condition": {
