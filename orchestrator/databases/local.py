@@ -64,6 +64,8 @@ class LocalPair:
                 f"start it (`orchestrator dev up`) and resume, or if it is lost: "
                 f"`orchestrator switch --to {new_primary} --failover`",
             ) from exc
+        if not role.in_recovery:
+            self._check_promotable(new_primary)
         if role.in_recovery:  # already demoted (a resumed switch), or never was the primary
             if postgres.upstream(self.state_dir, group) != new_primary and not postgres.is_fenced(
                 self.state_dir, group
@@ -77,6 +79,26 @@ class LocalPair:
         postgres.become_standby(self.state_dir, group, new_primary)
         self.env.start_postgres(group)
         return token
+
+    def _check_promotable(self, group: str) -> None:
+        """Before the primary steps down: the standby that takes over must be able to. Otherwise
+        the pair would be left with no primary at all."""
+        if postgres.is_fenced(self.state_dir, group):
+            raise ConflictError(
+                f"database pair {self.pair}: {group} is fenced (a failover left it behind); the primary "
+                "was not demoted",
+                "a fenced instance is never promoted",
+                f"rebuild it as a standby: `orchestrator dev rebuild-standby {group}`, then switch again",
+            )
+        try:
+            pg.role(self.endpoint(group))
+        except pg.Unreachable as exc:
+            raise EnvironmentProblem(
+                f"database pair {self.pair}: the standby in {group} does not answer ({exc}); the primary "
+                "was not demoted",
+                "demoting now would leave the pair without a primary",
+                "start it (`orchestrator dev up`), then `orchestrator switch --resume`",
+            ) from exc
 
     def promote(self, group: str, tokens: list[str]) -> None:
         """Promote `group` once it has replayed past the newest demotion token of its peers."""

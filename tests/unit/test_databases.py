@@ -215,3 +215,44 @@ def test_the_promoted_side_takes_the_demoted_sides_token_and_depends_on_it():
         return res["db-orders-group-b"].urn.apply(inputs)
 
     check()
+
+
+# --- the local pair refuses to leave itself without a primary (no server: pg and files faked) ------
+
+
+def _pair_with(monkeypatch, tmp_path, *, fenced=(), unreachable=()):
+    from types import SimpleNamespace
+
+    from orchestrator.databases import local, pg
+
+    stopped: list[str] = []
+
+    def role(ep):
+        if ep in unreachable:
+            raise pg.Unreachable(f"{ep}: connection refused")
+        return pg.Role(in_recovery=ep != "group-a", read_only=False, timeline=1, system_identifier="1")
+
+    monkeypatch.setattr(local.pg, "role", role)
+    monkeypatch.setattr(local.postgres, "is_fenced", lambda _state, group: group in fenced)
+    env = SimpleNamespace(state_dir=tmp_path, postgres_endpoint=lambda g: g, stop_postgres=stopped.append)
+    return local.LocalPair("orders", env), stopped
+
+
+def test_the_primary_is_not_demoted_when_the_group_to_promote_is_fenced(monkeypatch, tmp_path):
+    from orchestrator.errors import ConflictError
+
+    pair, stopped = _pair_with(monkeypatch, tmp_path, fenced=("group-b",))
+    with pytest.raises(ConflictError) as err:
+        pair.demote("group-a", "group-b")
+    assert "group-b is fenced" in err.value.what and "rebuild-standby group-b" in err.value.fix
+    assert stopped == [], "the primary must keep running"
+
+
+def test_the_primary_is_not_demoted_when_the_standby_does_not_answer(monkeypatch, tmp_path):
+    from orchestrator.errors import EnvironmentProblem
+
+    pair, stopped = _pair_with(monkeypatch, tmp_path, unreachable=("group-b",))
+    with pytest.raises(EnvironmentProblem) as err:
+        pair.demote("group-a", "group-b")
+    assert "does not answer" in err.value.what and "without a primary" in err.value.why
+    assert stopped == []
