@@ -7,10 +7,18 @@ any group is found, not only the ones the current plan expects.
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from orchestrator.planning.desired import desired_state
+from orchestrator.planning.kuadrant import (
+    ACTIVE_GROUPS_LABEL,
+    REGISTRY_PREFIX,
+    FormatError,
+    RegistryEntry,
+    parse_registry_txt,
+)
 from orchestrator.planning.records import RecordSet
 from orchestrator.providers.connections import LOCAL_PROVIDERS, client_for
 from orchestrator.topology import Topology
@@ -57,3 +65,23 @@ def read_live(topology: Topology) -> dict[str, LiveRecord]:
     with ThreadPoolExecutor(max_workers=READ_PARALLELISM) as pool:
         found = [r for r in pool.map(read, wanted) if r is not None]
     return {r.key: r for r in found}
+
+
+def registry_entries(
+    live: Mapping[str, LiveRecord],
+) -> Iterator[tuple[LiveRecord, RegistryEntry | FormatError]]:
+    """The live registry TXT records (not the active-groups ones), each parsed, or why it is not."""
+    for rec in live.values():
+        if (
+            rec.type != "TXT"
+            or not rec.name.startswith(REGISTRY_PREFIX)
+            or rec.name.startswith(ACTIVE_GROUPS_LABEL)
+        ):
+            continue
+        try:
+            parsed: RegistryEntry | FormatError = parse_registry_txt(
+                rec.name, rec.values[0] if rec.values else ""
+            )
+        except FormatError as exc:
+            parsed = exc
+        yield rec, parsed

@@ -420,13 +420,8 @@ class LiveView:
 
 def live_view(topology: Any, live: dict[str, Any]) -> LiveView:
     """Per (hostname, zone, group): does the group serve it now? From the live records only."""
-    from orchestrator.livezone import candidates
-    from orchestrator.planning.kuadrant import (
-        FormatError,
-        active_groups_txt_name,
-        parse_active_groups_txt,
-        parse_registry_txt,
-    )
+    from orchestrator.livezone import candidates, registry_entries
+    from orchestrator.planning.kuadrant import FormatError, active_groups_txt_name, parse_active_groups_txt
 
     target_types = ("A", "AAAA", "CNAME")
     zone_active: dict[str, tuple[str, ...]] = {}
@@ -438,16 +433,8 @@ def live_view(topology: Any, live: dict[str, Any]) -> LiveView:
             zone_active[zone.name] = ()
     entries: set[tuple[str, str, str, str]] = set()
     owned: dict[tuple[str, str, str], set[str]] = {}  # (host, zone, group) -> targets per registry
-    for rec in live.values():
-        if (
-            rec.type != "TXT"
-            or not rec.name.startswith("kuadrant-")
-            or rec.name.startswith("kuadrant-active-")
-        ):
-            continue
-        try:
-            entry = parse_registry_txt(rec.name, rec.values[0])
-        except (FormatError, IndexError):
+    for rec, entry in registry_entries(live):
+        if isinstance(entry, FormatError):
             continue
         group = entry.group or ""
         entries.add((entry.host, rec.zone, group, entry.type))

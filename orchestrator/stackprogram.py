@@ -11,7 +11,7 @@ from typing import Any
 
 import pulumi
 
-from orchestrator.databases.model import primary_group
+from orchestrator.databases.model import DatabaseCluster, DatabasePair, primary_group
 from orchestrator.planning.desired import desired_state
 from orchestrator.providers.connections import LOCAL_PROVIDERS
 from orchestrator.providers.database import MODE_ENV as DB_MODE_ENV
@@ -68,38 +68,28 @@ def database_resources(topology: Topology, active: tuple[str, ...]) -> dict[str,
                 )
             )
             continue
-        replicas = []
-        for c in pair.clusters:
-            if c.group == primary:
-                continue
-            name = resource_name(pair.name, c.group)
-            replicas.append(
-                out.setdefault(
-                    name,
-                    DatabasePrimary(
-                        name,
-                        pair=pair.name,
-                        group=c.group,
-                        primary=False,
-                        primary_group=primary,
-                        promotion_tokens=[],
-                        settings={"kind": c.kind, **c.settings},
-                    ),
-                )
-            )
-        name = resource_name(pair.name, primary)
-        c = pair.cluster(primary)
-        out[name] = DatabasePrimary(
-            name,
-            pair=pair.name,
-            group=primary,
-            primary=True,
-            primary_group=primary,
-            promotion_tokens=[r.demotionToken for r in replicas],
-            settings={"kind": c.kind, **c.settings},
-            opts=pulumi.ResourceOptions(depends_on=replicas),
-        )
+        out.update(local_pair_resources(pair, primary))
     return out
+
+
+def local_pair_resources(pair: DatabasePair, primary: str) -> dict[str, DatabasePrimary]:
+    """One DatabasePrimary per cluster; the primary's takes every other side's token."""
+
+    def side(c: DatabaseCluster, tokens: list[Any], depends_on: list[Any]) -> DatabasePrimary:
+        return DatabasePrimary(
+            resource_name(pair.name, c.group),
+            pair=pair.name,
+            group=c.group,
+            primary=c.group == primary,
+            primary_group=primary,
+            promotion_tokens=tokens,
+            settings={"kind": c.kind, **c.settings},
+            opts=pulumi.ResourceOptions(depends_on=depends_on),
+        )
+
+    replicas = [side(c, [], []) for c in pair.clusters if c.group != primary]
+    promoted = side(pair.cluster(primary), [r.demotionToken for r in replicas], replicas)
+    return {r._name: r for r in [*replicas, promoted]}  # noqa: SLF001 (pulumi keeps the logical name there)
 
 
 def main() -> None:

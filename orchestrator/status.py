@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from orchestrator.dnsquery import query
-from orchestrator.livezone import LiveRecord, candidates, read_live
+from orchestrator.livezone import LiveRecord, candidates, read_live, registry_entries
 from orchestrator.planning.desired import desired_state
-from orchestrator.planning.kuadrant import FormatError, parse_active_groups_txt, parse_registry_txt
+from orchestrator.planning.kuadrant import FormatError, active_groups_txt_name, parse_active_groups_txt
 from orchestrator.topology import Topology
 
 TARGET_TYPES = ("A", "AAAA", "CNAME")
@@ -43,17 +43,9 @@ def build_status(topology: Topology, active: tuple[str, ...], stack: str) -> dic
     registry_live: dict[str, Any] = {}
     owners: dict[tuple[str, str, str], dict[str, str]] = {}  # (zone, host, type) -> target -> group
     problems: list[str] = []
-    for rec in live.values():
-        if (
-            rec.type != "TXT"
-            or not rec.name.startswith("kuadrant-")
-            or rec.name.startswith("kuadrant-active-")
-        ):
-            continue
-        try:
-            entry = parse_registry_txt(rec.name, rec.values[0])
-        except (FormatError, IndexError) as exc:
-            problems.append(f"registry record {rec.name} is unreadable: {exc}")
+    for rec, entry in registry_entries(live):
+        if isinstance(entry, FormatError):
+            problems.append(f"registry record {rec.name} is unreadable: {entry}")
             continue
         registry_live[rec.key] = entry
         for target in entry.targets:
@@ -95,7 +87,7 @@ def build_status(topology: Topology, active: tuple[str, ...], stack: str) -> dic
     stale = sorted(k for k in registry_live if k not in desired or live[k].values != desired[k].values)
     zones = []
     for zone in topology.zones:
-        key = f"{zone.name}/kuadrant-active-groups.{zone.name}/TXT"
+        key = f"{zone.name}/{active_groups_txt_name(zone.name)}/TXT"
         rec = live.get(key)
         try:
             live_groups = list(parse_active_groups_txt(rec.values[0])) if rec else []

@@ -19,6 +19,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from orchestrator.databases import pg
 from orchestrator.databases.token import DemotionToken, TokenError, newest
@@ -37,7 +38,7 @@ class LocalPair:
     sleep: Callable[[float], None] = time.sleep
 
     @property
-    def state_dir(self):  # noqa: ANN201
+    def state_dir(self) -> Path:
         return self.env.state_dir
 
     def endpoint(self, group: str) -> pg.Endpoint:

@@ -18,7 +18,11 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
+import psycopg
+
 import orchestrator
+from orchestrator.databases import pg
+from orchestrator.databases.pg import Endpoint
 from orchestrator.devenv import (
     binaries,
     bind,
@@ -616,7 +620,7 @@ class DevEnv:
 
     # --- the PostgreSQL pair, one instance at a time (switchover, failover tests) -------------
 
-    def postgres_endpoint(self, group: str):  # noqa: ANN201 (orchestrator.databases.pg.Endpoint)
+    def postgres_endpoint(self, group: str) -> Endpoint:
         """Where the group's instance listens, with the superuser's credentials."""
         record = self._read_record() or {}
         info = record.get("servers", {}).get(postgres.role_key(group))
@@ -769,13 +773,12 @@ def _ports_in_use(record: dict[str, Any], besides: str) -> set[int]:
     }
 
 
-def _pg_answers(ep: Any) -> bool:
-    from orchestrator.databases import pg
-
+def _pg_answers(ep: Endpoint) -> bool:
+    """Accepts a connection and a query (not while starting up or reaching consistency)."""
     try:
         with pg.connect(ep) as conn:
             conn.execute("SELECT 1")
-    except (pg.Unreachable, Exception):  # noqa: BLE001 — starting up, in recovery: not yet
+    except (pg.Unreachable, psycopg.Error):
         return False
     return True
 

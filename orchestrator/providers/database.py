@@ -15,10 +15,13 @@ failover in ORCHESTRATOR_DATABASE_MODE.
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pulumi
 from pulumi.dynamic import CreateResult, DiffResult, ReadResult, Resource, ResourceProvider, UpdateResult
+
+if TYPE_CHECKING:
+    from orchestrator.databases.local import LocalPair
 
 MODE_ENV = "ORCHESTRATOR_DATABASE_MODE"
 RESOURCE_PREFIX = "db-"
@@ -32,7 +35,7 @@ def _mode() -> str:
     return os.environ.get(MODE_ENV, "planned")
 
 
-def _pair(props: dict[str, Any]):  # noqa: ANN202 (orchestrator.databases.local.LocalPair)
+def _pair(props: dict[str, Any]) -> LocalPair:
     from orchestrator.databases.local import LocalPair
     from orchestrator.devenv import DevEnv
     from orchestrator.providers.connections import dev_dir

@@ -20,6 +20,16 @@ REPO = Path(__file__).resolve().parents[2]
 ORCHESTRATOR = str(Path(sys.executable).parent / "orchestrator")
 
 
+# The demo topology's hostnames, each with the local server role authoritative for its zone.
+HOSTS = {
+    "www.app.example.test": "powerdns",
+    "shop.app.example.test": "powerdns",
+    "api.svc.example.test": "bind",
+}
+# The lease every switching test takes: a majority of the dev environment's lease servers.
+LEASE = {"kind": "dns-quorum", "servers": "dev"}
+
+
 def demo_topology(group_a: list[str], group_b: list[str], port: int, ttl: int = 30) -> dict[str, Any]:
     """The demo's shape (two zones: PowerDNS and BIND) with the fixture's workload addresses."""
     health = {"port": port, "path": "/healthz"}
@@ -106,6 +116,18 @@ class TempProject:
                 f"--- stdout\n{proc.stdout}\n--- stderr\n{proc.stderr}"
             )
         return proc
+
+    def start(self, *args: str, **env: str) -> subprocess.Popen[str]:
+        """`orchestrator ARGS` in the background, in its own session (a test may kill its group)."""
+        return subprocess.Popen(
+            [ORCHESTRATOR, *args],
+            cwd=self.root,
+            env=self.env(**env),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+        )
 
     def state_files(self) -> dict[str, bytes]:
         """Every file of the state backend, for asserting that nothing changed."""

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
 import threading
 import time
 
@@ -20,11 +19,10 @@ import pytest
 
 from orchestrator.databases import pg
 from tests.e2e.dnsutil import wait_for
-from tests.e2e.project import ORCHESTRATOR, TempProject, demo_topology
+from tests.e2e.project import LEASE, TempProject, demo_topology
 
 pytestmark = pytest.mark.e2e
 
-LEASE = {"kind": "dns-quorum", "servers": "dev"}
 PAIR = "orders"
 TABLE = "orchestrator_e2e_rows"
 
@@ -171,13 +169,8 @@ def test_switchover_and_back_loses_no_committed_row_and_never_has_two_primaries(
 @pytest.mark.parametrize("step", ["demote-primary", "promote-primary"])
 def test_kill_9_in_a_database_step_then_resume_moves_the_primary(project, dev_env, step):
     marker = project.root / ".orchestrator" / f"paused-at-{step}"
-    proc = subprocess.Popen(
-        [ORCHESTRATOR, "switch", "--to", "group-b", "--yes", "--stack", project.stack],
-        cwd=project.root,
-        env=project.env(ORCHESTRATOR_PAUSE_AT=step),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
+    proc = project.start(
+        "switch", "--stack", project.stack, "--to", "group-b", "--yes", ORCHESTRATOR_PAUSE_AT=step
     )
     try:
         wait_for(marker.exists, 120, f"the switch to reach {step}")
@@ -224,6 +217,23 @@ def test_switchover_is_refused_while_the_standby_lags(project, dev_env):
     )
 
 
+# replica-caught-up refuses these in preflight; overridden, the demote itself must still refuse.
+FORCE = ("--override-policy", "replica-caught-up", "--reason", "e2e: prove the demote's own guard")
+
+
+def test_the_primary_is_not_demoted_when_the_standby_does_not_answer(project, dev_env):
+    dev_env.env.stop_postgres("group-b")
+    try:
+        forced = switch(project, "group-b", *FORCE, check=False)
+        assert forced.returncode != 0, forced.stdout
+        said = forced.stdout + forced.stderr
+        assert "does not answer" in said and "the primary was not demoted" in said, said
+        assert writable(dev_env, "group-a"), "the pair must keep its primary"
+    finally:
+        dev_env.env.start_postgres("group-b")
+    wait_for(lambda: streams_from(dev_env, "group-b", "group-a"), 60, "group-b to stream from group-a again")
+
+
 def test_failover_promotes_the_standby_and_fences_the_old_primary(project, dev_env):
     assert writable(dev_env, "group-a")
     dev_env.env.stop_postgres("group-a")
@@ -242,6 +252,11 @@ def test_failover_promotes_the_standby_and_fences_the_old_primary(project, dev_e
     assert not ok
     health = project.run("health", "--stack", project.stack, "--json", check=False)
     assert "fenced" in health.stdout, health.stdout
+    forced = switch(project, "group-a", *FORCE, check=False)
+    assert forced.returncode != 0, forced.stdout
+    said = forced.stdout + forced.stderr
+    assert "group-a is fenced" in said and "the primary was not demoted" in said, said
+    assert writable(dev_env, "group-b"), "the pair must keep its primary"
     # Rebuild it as a standby of the new primary, then switch back the planned way.
     project.run("dev", "rebuild-standby", "group-a")
     wait_for(lambda: streams_from(dev_env, "group-a", "group-b"), 60, "group-a to stream from group-b")

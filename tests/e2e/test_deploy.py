@@ -6,15 +6,9 @@ import pytest
 
 from orchestrator.devenv import find_server
 from tests.e2e.dnsutil import query, wait_for
-from tests.e2e.project import TempProject, demo_topology
+from tests.e2e.project import HOSTS, TempProject, demo_topology
 
 pytestmark = pytest.mark.e2e
-
-HOSTS = {
-    "www.app.example.test": "powerdns",
-    "shop.app.example.test": "powerdns",
-    "api.svc.example.test": "bind",
-}
 
 
 @pytest.fixture(scope="module")

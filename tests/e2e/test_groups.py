@@ -8,15 +8,10 @@ import pytest
 
 from orchestrator.devenv import find_server
 from tests.e2e.dnsutil import query
-from tests.e2e.project import TempProject, demo_topology
+from tests.e2e.project import HOSTS, TempProject, demo_topology
 
 pytestmark = pytest.mark.e2e
 
-HOSTS = {
-    "www.app.example.test": "powerdns",
-    "shop.app.example.test": "powerdns",
-    "api.svc.example.test": "bind",
-}
 ZONE_ROLE = {"app.example.test": "powerdns", "svc.example.test": "bind"}
 # Kuadrant's owner hash (SHA-224, base36, 8 chars) of the default owners, see test_kuadrant_formats.py.
 OWNER_HASH = {"group-a": "d68s2bp8", "group-b": "xos7jddv"}

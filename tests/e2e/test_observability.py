@@ -26,7 +26,7 @@ import yaml
 from orchestrator.devenv import find_server
 from orchestrator.devenv.ports import pick_tcp_port
 from tests.e2e.dnsutil import query, wait_for
-from tests.e2e.project import ORCHESTRATOR, REPO, TempProject, demo_topology
+from tests.e2e.project import LEASE, REPO, TempProject, demo_topology
 
 pytestmark = [
     pytest.mark.e2e,
@@ -39,7 +39,6 @@ HOSTS = {
     "api.svc.example.test": "svc.example.test",
 }
 TTL = 3
-LEASE = {"kind": "dns-quorum", "servers": "dev"}
 TOKEN = "e2e-" + secrets.token_urlsafe(24)
 OWNER = {"Authorization": f"Bearer {TOKEN}", "X-Owner-Tier": "true"}
 RULES = sorted((REPO / "docs" / "prometheus").glob("*.yml"))
@@ -78,15 +77,7 @@ class Served:
 @pytest.fixture(scope="module")
 def serve(project):
     port = pick_tcp_port()
-    proc = subprocess.Popen(
-        [ORCHESTRATOR, "serve", "--stack", project.stack, "--port", str(port)],
-        cwd=project.root,
-        env=project.env(ORCHESTRATOR_API_TOKEN=TOKEN),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    )
+    proc = project.start("serve", "--stack", project.stack, "--port", str(port), ORCHESTRATOR_API_TOKEN=TOKEN)
     url = f"http://127.0.0.1:{port}"
     try:
 
@@ -286,14 +277,8 @@ def test_an_unhealthy_new_endpoint_fails_verify_naming_it_then_resume_heals(
     # The endpoint falls sick after the flip, right before verify (as in real life: preflight and
     # the policy pack saw it healthy). The switch waits at verify until the marker is removed.
     marker = project.root / ".orchestrator" / "paused-at-verify"
-    proc = subprocess.Popen(
-        [ORCHESTRATOR, "switch", "--stack", project.stack, "--to", "group-b", "--yes"],
-        cwd=project.root,
-        env=project.env(ORCHESTRATOR_PAUSE_AT="verify"),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
+    proc = project.start(
+        "switch", "--stack", project.stack, "--to", "group-b", "--yes", ORCHESTRATOR_PAUSE_AT="verify"
     )
     try:
         wait_for(lambda: marker.exists() or proc.poll() is not None, 180, "the switch to reach verify")

@@ -28,16 +28,10 @@ from orchestrator.engine.environment import engine_env
 from orchestrator.planning.desired import desired_state
 from orchestrator.topology import load_topology
 from tests.e2e.dnsutil import query, wait_for
-from tests.e2e.project import ORCHESTRATOR, REPO, TempProject, demo_topology
+from tests.e2e.project import HOSTS, LEASE, REPO, TempProject, demo_topology
 
 pytestmark = pytest.mark.e2e
 
-HOSTS = {
-    "www.app.example.test": "powerdns",
-    "shop.app.example.test": "powerdns",
-    "api.svc.example.test": "bind",
-}
-LEASE = {"kind": "dns-quorum", "servers": "dev"}
 POLICY_LINE = re.compile(r"^\s*- \[(?P<level>mandatory|advisory)\]\s+(?P<policy>[a-z-]+)\s", re.M)
 
 RAW_PROGRAM = '''"""Test program: declares the record sets of config `test:records` as they are."""
@@ -299,13 +293,8 @@ def test_target_group_healthy_is_measured_again_under_the_lease(deployed, dev_en
     """Healthy at the dry-run, failing by preflight: the preflight's own run of the pack stops it."""
     project = deployed
     marker = project.root / ".orchestrator" / "paused-at-preflight"
-    proc = subprocess.Popen(
-        [ORCHESTRATOR, "switch", "--stack", project.stack, "--to", "group-b", "--yes"],
-        cwd=project.root,
-        env=project.env(ORCHESTRATOR_PAUSE_AT="preflight"),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
+    proc = project.start(
+        "switch", "--stack", project.stack, "--to", "group-b", "--yes", ORCHESTRATOR_PAUSE_AT="preflight"
     )
     try:
         wait_for(marker.exists, 120, "the switch to hold the lease and reach preflight")

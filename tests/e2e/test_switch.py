@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
 import time
 
 import pytest
@@ -13,15 +12,10 @@ import pytest
 from orchestrator.devenv import find_server
 from tests.e2e.dnsutil import query, wait_for
 from tests.e2e.prober import Prober
-from tests.e2e.project import ORCHESTRATOR, TempProject, demo_topology
+from tests.e2e.project import HOSTS, LEASE, TempProject, demo_topology
 
 pytestmark = pytest.mark.e2e
 
-HOSTS = {
-    "www.app.example.test": "powerdns",
-    "shop.app.example.test": "powerdns",
-    "api.svc.example.test": "bind",
-}
 STEPS = [
     "acquire-lease",
     "preflight",
@@ -31,7 +25,6 @@ STEPS = [
     "release-lease",
 ]
 TTL = 3
-LEASE = {"kind": "dns-quorum", "servers": "dev"}
 
 
 @pytest.fixture(scope="module")
@@ -242,22 +235,12 @@ def test_add_and_remove_active_group_preview_every_affected_endpoint(at_group_a,
     assert serves(dev_env, project.topology, "group-b")
 
 
-def _start(project, *args, **env) -> subprocess.Popen:
-    return subprocess.Popen(
-        [ORCHESTRATOR, *args, "--stack", project.stack],
-        cwd=project.root,
-        env=project.env(**env),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    )
-
-
 def test_two_concurrent_switches_exactly_one_proceeds(at_group_a, dev_env):
     project = at_group_a
     marker = project.root / ".orchestrator" / "paused-at-preflight"
-    first = _start(project, "switch", "--to", "group-b", "--yes", ORCHESTRATOR_PAUSE_AT="preflight")
+    first = project.start(
+        "switch", "--stack", project.stack, "--to", "group-b", "--yes", ORCHESTRATOR_PAUSE_AT="preflight"
+    )
     try:
         wait_for(marker.exists, 60, "the first switch to hold the lease")
         second = project.run("switch", "--stack", project.stack, "--to", "group-b", "--yes", check=False)
@@ -296,7 +279,9 @@ def test_kill_9_in_each_step_then_resume_reaches_the_target(at_group_a, dev_env,
     project = at_group_a
     marker = project.root / ".orchestrator" / f"paused-at-{step}"
     with prober_for(dev_env) as prober:
-        proc = _start(project, "switch", "--to", "group-b", "--yes", ORCHESTRATOR_PAUSE_AT=step)
+        proc = project.start(
+            "switch", "--stack", project.stack, "--to", "group-b", "--yes", ORCHESTRATOR_PAUSE_AT=step
+        )
         wait_for(marker.exists, 120, f"the switch to reach {step}")
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(timeout=30)
@@ -314,7 +299,7 @@ def test_kill_9_in_each_step_then_resume_reaches_the_target(at_group_a, dev_env,
 def test_kill_9_during_the_flip_update_then_resume(at_group_a, dev_env):
     """Killed while Pulumi itself is writing (the stack lock is held): resume clears up and finishes."""
     project = at_group_a
-    proc = _start(project, "switch", "--to", "group-b", "--yes")
+    proc = project.start("switch", "--stack", project.stack, "--to", "group-b", "--yes")
     wait_for(
         lambda: (
             bool(project.locks())
@@ -354,7 +339,9 @@ def _overwrite_lease(dev_env, holder: str):
 def test_lease_lost_mid_switch_stops_before_the_next_write(at_group_a, dev_env):
     project = at_group_a
     marker = project.root / ".orchestrator" / "paused-at-flip-dns"
-    proc = _start(project, "switch", "--to", "group-b", "--yes", ORCHESTRATOR_PAUSE_AT="flip-dns")
+    proc = project.start(
+        "switch", "--stack", project.stack, "--to", "group-b", "--yes", ORCHESTRATOR_PAUSE_AT="flip-dns"
+    )
     try:
         wait_for(marker.exists, 120, "the switch to reach flip-dns")
         lease = _overwrite_lease(dev_env, "intruder@elsewhere:1/sw-intruder")

@@ -14,10 +14,9 @@ from orchestrator.databases import pg
 from orchestrator.databases.measure import ClusterReading, PairReading, Replication, measure
 from orchestrator.databases.model import DatabasePair
 from orchestrator.errors import EnvironmentProblem
-from orchestrator.health import DEFERRED, FALSE, REPLICAS_HEALTHY, TRUE, UNKNOWN, CheckResult, run_checks
+from orchestrator.health import DEFERRED, FALSE, REPLICAS_HEALTHY, TRUE, UNKNOWN, CheckResult
 from orchestrator.health import checks as C
-from orchestrator.health.config import HealthConfig, LatencySettings
-from tests.unit.test_health import FP, SWITCH_ID, VANTAGES, FakeClock, deps, fake_http, topo
+from tests.unit.test_health import FP, SWITCH_ID, FakeClock, deps, fake_http, run, topo
 
 A_EP = "127.0.0.1:5432"
 B_EP = "127.0.0.1:5433"
@@ -407,19 +406,7 @@ def run_with(tmp_path: Path, reading: Replication, **kw):  # noqa: ANN003, ANN20
     d = dataclasses.replace(
         deps(FakeClock()), replication=Readings(reading), write_probe=writes("group-b"), replica_timeout=1.0
     )
-    return run_checks(
-        tmp_path,
-        "e2e",
-        topology=ORDERS,
-        from_groups=("group-a",),
-        to_groups=("group-b",),
-        switch_id=SWITCH_ID,
-        fingerprint=FP,
-        config=HealthConfig(vantages=tuple(VANTAGES), latency=LatencySettings(samples=1)),
-        deps=d,
-        save=False,
-        **kw,
-    )
+    return run(tmp_path, d, topology=ORDERS, save=False, **kw)
 
 
 def test_run_checks_passes_failover_and_the_deps_to_replicas_healthy(tmp_path: Path) -> None:

@@ -39,7 +39,7 @@ from orchestrator.health import checks as C
 from orchestrator.health.config import VERIFY_DELAY_ENV, parse_delay
 from orchestrator.health.probes import health_targets
 from orchestrator.health.vantages import local_vantages, production_vantages, system_resolvers, vantages_for
-from orchestrator.topology import load_topology
+from orchestrator.topology import Topology, load_topology
 
 A = ["127.0.110.1", "127.0.110.2"]
 B = ["127.0.120.1", "127.0.120.2"]
@@ -335,13 +335,13 @@ def deps(clock: FakeClock, http=None, history=None) -> Deps:  # noqa: ANN001
     )
 
 
-def run(tmp_path: Path, d: Deps, **kw) -> HealthReport:  # noqa: ANN003
+def run(tmp_path: Path, d: Deps, topology: Topology | None = None, **kw) -> HealthReport:  # noqa: ANN003
     from orchestrator.health.config import HealthConfig
 
     return run_checks(
         tmp_path,
         "e2e",
-        topology=topo(),
+        topology=topology or topo(),
         from_groups=("group-a",),
         to_groups=("group-b",),
         switch_id=SWITCH_ID,
