@@ -45,6 +45,7 @@ e2e: setup
 lint: venv
 	@$(BIN)/ruff check $(LINT_PATHS)
 	@$(BIN)/ruff format --check $(LINT_PATHS)
+	@$(BIN)/lint-imports --no-cache
 
 bench: setup
 	@$(BIN)/python bench/bench_up.py

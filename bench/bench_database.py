@@ -22,11 +22,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import local_powerdns  # noqa: E402
 
-from orchestrator.databases import pg  # noqa: E402
-from orchestrator.databases.local import LocalPair  # noqa: E402
-from orchestrator.engine.stack import ProjectStack  # noqa: E402
-from orchestrator.switch.dryrun import dry_run  # noqa: E402
-from orchestrator.switch.run import SwitchRunner  # noqa: E402
+from orchestrator.adapters.postgres import pg
+from orchestrator.adapters.postgres.local import LocalPair  # noqa: E402
+from orchestrator.adapters.pulumi.stack import ProjectStack  # noqa: E402
+from orchestrator.services.switch.dryrun import dry_run  # noqa: E402
+from orchestrator.services.switch.run import SwitchRunner  # noqa: E402
 from tests.e2e.project import TempProject  # noqa: E402
 
 ZONE = "bench.example.test"

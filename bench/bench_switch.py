@@ -19,12 +19,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import local_powerdns  # noqa: E402
 
-from orchestrator.engine.stack import ProjectStack  # noqa: E402
-from orchestrator.paths import stack_config_file  # noqa: E402
-from orchestrator.switch.configfile import planned_config  # noqa: E402
-from orchestrator.switch.dryrun import dry_run  # noqa: E402
-from orchestrator.switch.run import SwitchRunner  # noqa: E402
-from orchestrator.switch.steps import STEPS  # noqa: E402
+from orchestrator.adapters.files.paths import stack_config_file  # noqa: E402
+from orchestrator.adapters.pulumi.configfile import planned_config  # noqa: E402
+from orchestrator.adapters.pulumi.stack import ProjectStack  # noqa: E402
+from orchestrator.domain.switch.steps import STEPS  # noqa: E402
+from orchestrator.services.switch.dryrun import dry_run  # noqa: E402
+from orchestrator.services.switch.run import SwitchRunner  # noqa: E402
 from tests.e2e.project import TempProject  # noqa: E402
 
 ZONE = "bench.example.test"

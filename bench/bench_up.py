@@ -19,12 +19,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import local_powerdns  # noqa: E402
 
+from orchestrator.adapters.dns.powerdns import PowerDNSClient  # noqa: E402
+from orchestrator.adapters.pulumi.stack import ProjectStack  # noqa: E402
 from orchestrator.devenv import find_server, load_secrets  # noqa: E402
-from orchestrator.engine.stack import ProjectStack  # noqa: E402
-from orchestrator.planning.desired import desired_state  # noqa: E402
-from orchestrator.providers.powerdns_api import PowerDNSClient  # noqa: E402
-from orchestrator.providers.values import fqdn, to_zone_text  # noqa: E402
-from orchestrator.topology import load_topology  # noqa: E402
+from orchestrator.domain.desired import desired_state  # noqa: E402
+from orchestrator.domain.topology import load_topology  # noqa: E402
+from orchestrator.domain.values import fqdn, to_zone_text  # noqa: E402
 from tests.e2e.project import TempProject  # noqa: E402
 
 ZONE = "bench.example.test"

@@ -9,7 +9,7 @@ override it.
 Pure on purpose: no network, no files besides config.json (the thresholds) beside this
 file. What the stack cannot show - the record sets before the update, the health of the
 group being activated - the orchestrator measures just before the preview and passes in as
-policy config (orchestrator/policies.py). A missing measurement is a violation, never a
+policy config (orchestrator/services/policies.py). A missing measurement is a violation, never a
 pass. The checks are plain functions of (stack view, config) so that unit tests call them
 directly; the PolicyPack itself starts only when this file runs as the pack.
 """
@@ -25,14 +25,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from orchestrator.planning.kuadrant import (
+from orchestrator.domain.kuadrant import (
     REGISTRY_PREFIX,
     FormatError,
     active_groups_txt_name,
     parse_active_groups_txt,
     parse_registry_txt,
 )
-from orchestrator.planning.names import canonical_value, normalise_name
+from orchestrator.domain.names import canonical_value, normalise_name
 
 PACK_NAME = "failover-preconditions"
 CONFIG_FILE = Path(__file__).resolve().parent / "config.json"
@@ -40,13 +40,13 @@ HOSTNAME_TYPES = ("A", "AAAA", "CNAME")
 STACK_TYPE = "pulumi:pulumi:Stack"
 # CloudNativePG clusters (the database issue): pair and group come from these labels.
 CNPG_CLUSTER_TYPE = "kubernetes:postgresql.cnpg.io/v1:Cluster"
-# The orchestrator's own CNPG resources patch existing Clusters (orchestrator/databases/cnpg.py).
+# The orchestrator's own CNPG resources patch existing Clusters (orchestrator/adapters/pulumi/cnpg.py).
 CNPG_TYPES = (CNPG_CLUSTER_TYPE, CNPG_CLUSTER_TYPE + "Patch")
 PAIR_LABEL = "orchestrator/database-pair"
 GROUP_LABEL = "orchestrator/group"
 HOW_TO_MEASURE = (
     "the orchestrator passes it on every run; by hand, generate it with "
-    "`.venv/bin/python -m orchestrator.policies --stack <stack> --out cfg.json` and add "
+    "`.venv/bin/python -m orchestrator.services.policies --stack <stack> --out cfg.json` and add "
     "`--policy-pack-config cfg.json` (docs/policies.md)"
 )
 

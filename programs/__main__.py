@@ -1,8 +1,8 @@
 """The Pulumi program of this project: the stack's topology -> DNS resources.
 
-Thin on purpose: the mapping lives in orchestrator.stackprogram (importable, tested).
+Thin on purpose: the mapping lives in orchestrator.adapters.pulumi.program (importable, tested).
 """
 
-from orchestrator.stackprogram import main
+from orchestrator.adapters.pulumi.program import main
 
 main()

@@ -52,7 +52,7 @@ install_helpers() {
 #  - pulumi-language-python: the language host for `runtime: python`. Pulumi's own is
 #    a Go module that the module proxy here refuses for every version (docs/engine.md),
 #    so the project ships its own implementation of that gRPC service
-#    (orchestrator/engine/langhost.py).
+#    (orchestrator/adapters/pulumi/langhost.py).
 #  - pulumi-resource-pulumi-python: the dynamic-provider plugin (`python -m
 #    pulumi.dynamic`). Pulumi's shell script resolves a relative `virtualenv` option
 #    against the plugin's working directory, which is the program directory
@@ -69,7 +69,7 @@ write_launcher() {
 install_launchers() {
   local dest="$1"
   mkdir -p "$dest"
-  write_launcher "$dest/pulumi-language-python" "-m orchestrator.engine.langhost"
+  write_launcher "$dest/pulumi-language-python" "-m orchestrator.adapters.pulumi.langhost"
   write_launcher "$dest/pulumi-resource-pulumi-python" "-u -m pulumi.dynamic"
 }
 

@@ -8,7 +8,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from orchestrator.errors import EnvironmentProblem
+from orchestrator.domain.errors import EnvironmentProblem
 
 SBIN_DIRS = ("/usr/sbin", "/usr/bin", "/sbin", "/bin")
 

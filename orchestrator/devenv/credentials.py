@@ -11,7 +11,7 @@ import secrets
 import subprocess
 from pathlib import Path
 
-from orchestrator.errors import EnvironmentProblem
+from orchestrator.domain.errors import EnvironmentProblem
 
 TSIG_KEY_NAME = "orchestrator-dev"
 TSIG_ALGORITHM = "hmac-sha256"

@@ -21,8 +21,8 @@ from typing import IO, Any
 import psycopg
 
 import orchestrator
-from orchestrator.databases import pg
-from orchestrator.databases.pg import Endpoint
+from orchestrator.adapters.postgres import pg
+from orchestrator.adapters.postgres.pg import Endpoint
 from orchestrator.devenv import (
     binaries,
     bind,
@@ -38,7 +38,7 @@ from orchestrator.devenv import (
 from orchestrator.devenv.ports import LOOPBACK, pick_dns_port, pick_tcp_port, port_holder, tcp_port_free
 from orchestrator.devenv.spec import DevSpec, validate
 from orchestrator.devenv.status import PROCESS_ROLES, build_status, recorded_roles
-from orchestrator.errors import ConflictError, EnvironmentProblem, UsageError
+from orchestrator.domain.errors import ConflictError, EnvironmentProblem, UsageError
 
 STATE_FILE = "env.json"
 LOCK_FILE = ".lock"
@@ -61,7 +61,7 @@ def default_state_dir() -> Path:
     """$ORCHESTRATOR_DEV_DIR, else <project root>/.dev (project root: where Pulumi.yaml is)."""
     if env := os.environ.get("ORCHESTRATOR_DEV_DIR"):
         return Path(env)
-    from orchestrator.paths import dev_dir, project_root
+    from orchestrator.adapters.files.paths import dev_dir, project_root
 
     return dev_dir(project_root())
 

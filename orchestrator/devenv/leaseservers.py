@@ -1,6 +1,6 @@
 """The lease servers of the local environment: N independent BIND 9 instances, one zone each.
 
-The lease (orchestrator.lease) needs servers that fail independently, so that a quorum
+The lease (orchestrator.adapters.lease) needs servers that fail independently, so that a quorum
 test can stop one of them: each lease server is its own `named` process with its own
 directory, port, zone file and journal, serving `lease.orchestrator.test` and accepting
 updates signed with the environment's TSIG key. They are recorded in env.json under

@@ -20,10 +20,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from orchestrator.databases.pg import Endpoint
+from orchestrator.adapters.postgres.pg import Endpoint
 from orchestrator.devenv import process
 from orchestrator.devenv.ports import LOOPBACK
-from orchestrator.errors import EnvironmentProblem
+from orchestrator.domain.errors import EnvironmentProblem
 
 ROLE_PREFIX = "postgres-"
 DB_USER = "postgres"  # the OS user that runs the servers when we are root

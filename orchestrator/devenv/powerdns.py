@@ -9,7 +9,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from orchestrator.errors import EnvironmentProblem
+from orchestrator.domain.errors import EnvironmentProblem
 
 SERVER_ID = "localhost"
 NS_ADDRESS = "127.0.0.1"

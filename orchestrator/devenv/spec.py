@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from orchestrator.devenv.leaseservers import MAX_LEASE_SERVERS
-from orchestrator.errors import UsageError
+from orchestrator.domain.errors import UsageError
 
 # Zone providers of the stack topology that the local environment serves, by server role.
 PROVIDER_ROLES = {"powerdns": "powerdns", "rfc2136": "bind"}
@@ -30,7 +30,7 @@ class DevSpec:
     powerdns_zones: list[str] = field(default_factory=list)
     bind_zones: list[str] = field(default_factory=list)
     workloads: list[Workload] = field(default_factory=list)
-    # Independent BIND servers of the lease zone (orchestrator.lease): 3 allow a quorum that
+    # Independent BIND servers of the lease zone (orchestrator.adapters.lease): 3 allow a quorum that
     # survives one server down. 0 starts none.
     lease_servers: int = 3
     # The local PostgreSQL pair: one instance per group, the first one starts as the primary

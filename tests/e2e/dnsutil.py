@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from orchestrator.dnsquery import query
+from orchestrator.adapters.dns.query import query
 
 __all__ = ["query", "wait_for"]
 

@@ -9,7 +9,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-from orchestrator.dnsquery import query
+from orchestrator.adapters.dns.query import query
 
 
 @dataclass

@@ -140,7 +140,7 @@ class TempProject:
 
     def destroy(self) -> None:
         """Remove everything this project deployed (so tests sharing the servers start clean)."""
-        from orchestrator.engine.stack import ProjectStack
+        from orchestrator.adapters.pulumi.stack import ProjectStack
 
         saved = dict(os.environ)
         os.environ.update(self.env())

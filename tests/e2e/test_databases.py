@@ -17,7 +17,7 @@ import time
 import psycopg
 import pytest
 
-from orchestrator.databases import pg
+from orchestrator.adapters.postgres import pg
 from tests.e2e.dnsutil import wait_for
 from tests.e2e.project import LEASE, TempProject, demo_topology
 

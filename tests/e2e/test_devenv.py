@@ -25,7 +25,7 @@ from orchestrator.devenv import DevEnv, DevSpec, find_server, find_servers, load
 from orchestrator.devenv.ports import pick_common_tcp_port
 from orchestrator.devenv.process import is_alive, processes_mentioning, wait_until
 from orchestrator.devenv.spec import Workload, workloads_for
-from orchestrator.errors import EXIT_ENVIRONMENT, EnvironmentProblem
+from orchestrator.domain.errors import EXIT_ENVIRONMENT, EnvironmentProblem
 from tests.e2e.dnsutil import query
 
 pytestmark = pytest.mark.e2e
@@ -155,7 +155,7 @@ def test_cli_status_json_matches_the_environment(dev_env):
         [
             sys.executable,
             "-m",
-            "orchestrator.devenv.cli",
+            "orchestrator.interfaces.cli.dev",
             "--state-dir",
             str(dev_env.state_dir),
             "status",

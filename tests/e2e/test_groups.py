@@ -165,8 +165,8 @@ def test_bad_topology_is_refused_and_changes_nothing(project, dev_env, case):
 
 
 def test_status_reports_drift_made_behind_the_stacks_back(project, dev_env):
+    from orchestrator.adapters.dns.powerdns import PowerDNSClient
     from orchestrator.devenv import load_secrets
-    from orchestrator.providers.powerdns_api import PowerDNSClient
 
     project.write_stack(project.topology, ["group-a"])
     project.run("up", "--stack", project.stack, "--yes")

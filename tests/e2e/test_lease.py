@@ -23,11 +23,7 @@ import dns.tsigkeyring
 import dns.update
 import pytest
 
-from orchestrator.devenv import find_servers
-from orchestrator.devenv.leaseservers import LEASE_ZONE
-from orchestrator.devenv.probes import soa_served
-from orchestrator.errors import EXIT_CONFLICT, EXIT_ENVIRONMENT
-from orchestrator.lease import (
+from orchestrator.adapters.lease import (
     DnsLease,
     LeaseCollision,
     LeaseKeeper,
@@ -39,7 +35,11 @@ from orchestrator.lease import (
     fence_env,
     lease_from_config,
 )
-from orchestrator.lease.base import iso
+from orchestrator.adapters.lease.base import iso
+from orchestrator.devenv import find_servers
+from orchestrator.devenv.leaseservers import LEASE_ZONE
+from orchestrator.devenv.probes import soa_served
+from orchestrator.domain.errors import EXIT_CONFLICT, EXIT_ENVIRONMENT
 from tests.e2e.dnsutil import wait_for
 
 pytestmark = pytest.mark.e2e
@@ -272,8 +272,8 @@ def test_quorum_with_two_of_three_servers_down_is_unavailable_and_names_them(dev
 
 FENCE_SCRIPT = """
 import sys
-from orchestrator.errors import OrchestratorError
-from orchestrator.lease import check_fence_from_env
+from orchestrator.domain.errors import OrchestratorError
+from orchestrator.adapters.lease import check_fence_from_env
 try:
     check_fence_from_env()
 except OrchestratorError as err:

@@ -2,7 +2,7 @@
 
 Per policy: a violating configuration is reported (non-zero exit for a mandatory policy)
 and a compliant one passes, with the pinned Pulumi CLI run by hand-style from the project
-root and the config written by `python -m orchestrator.policies` (the documented by-hand
+root and the config written by `python -m orchestrator.services.policies` (the documented by-hand
 flow). The violations the orchestrator's own program can produce also stop
 `orchestrator switch` before any write. Three policies guard states the orchestrator's
 program never produces (an empty active-groups TXT, a registry entry that lies, two
@@ -23,10 +23,10 @@ from pathlib import Path
 import pytest
 import yaml
 
+from orchestrator.adapters.pulumi.environment import engine_env
 from orchestrator.devenv import find_server
-from orchestrator.engine.environment import engine_env
-from orchestrator.planning.desired import desired_state
-from orchestrator.topology import load_topology
+from orchestrator.domain.desired import desired_state
+from orchestrator.domain.topology import load_topology
 from tests.e2e.dnsutil import query, wait_for
 from tests.e2e.project import HOSTS, LEASE, REPO, TempProject, demo_topology
 
@@ -40,7 +40,7 @@ import json
 import pulumi
 from pulumi.dynamic import CreateResult, Resource, ResourceProvider
 
-from orchestrator.providers.dynamic import DnsRecordSet
+from orchestrator.adapters.pulumi.dynamic import DnsRecordSet
 
 
 class _Noop(ResourceProvider):
@@ -159,9 +159,9 @@ def preview_with_pack(project: TempProject, *configs: Path) -> tuple[int, dict[s
 
 
 def by_hand_config(project: TempProject, out: Path) -> Path:
-    """The documented by-hand flow: `python -m orchestrator.policies --stack S --out FILE`."""
+    """The documented by-hand flow: `python -m orchestrator.services.policies --stack S --out FILE`."""
     proc = subprocess.run(
-        [sys.executable, "-m", "orchestrator.policies", "--stack", project.stack, "--out", str(out)],
+        [sys.executable, "-m", "orchestrator.services.policies", "--stack", project.stack, "--out", str(out)],
         cwd=project.root,
         env=project.env(),
         capture_output=True,
@@ -174,10 +174,10 @@ def by_hand_config(project: TempProject, out: Path) -> Path:
 
 
 def measured_config(project: TempProject, tmp_path: Path, **overrides: dict) -> Path:
-    """What `python -m orchestrator.policies` writes (state and health measured now), in-process."""
-    from orchestrator.deploy import load
-    from orchestrator.engine.stack import ProjectStack
-    from orchestrator.policies import policy_run
+    """What `python -m orchestrator.services.policies` writes (state and health measured now), in-process."""
+    from orchestrator.adapters.pulumi.stack import ProjectStack
+    from orchestrator.services.deploy import load
+    from orchestrator.services.policies import policy_run
 
     saved = dict(os.environ)
     os.environ.update(project.env())

@@ -319,7 +319,7 @@ def test_kill_9_during_the_flip_update_then_resume(at_group_a, dev_env):
 
 def _overwrite_lease(dev_env, holder: str):
     """Another holder overwrites the lease record on every lease server (as a rogue or split-brain peer)."""
-    from orchestrator.lease import LeaseRecord, lease_from_config
+    from orchestrator.adapters.lease import LeaseRecord, lease_from_config
 
     old = dict(os.environ)
     os.environ["ORCHESTRATOR_DEV_DIR"] = str(dev_env.state_dir)

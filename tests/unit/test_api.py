@@ -13,12 +13,12 @@ from wsgiref.util import setup_testing_defaults
 import pytest
 import requests
 
-from orchestrator.api.app import MAX_BODY, Api, Auth
-from orchestrator.api.openapi import document, document_json
-from orchestrator.api.server import load_token, make_api_server
-from orchestrator.errors import ConflictError, EnvironmentProblem, OrchestratorError, UsageError
-from orchestrator.metrics import Metrics
-from orchestrator.switch.plan import EndpointChange, build_plan
+from orchestrator.domain.errors import ConflictError, EnvironmentProblem, OrchestratorError, UsageError
+from orchestrator.domain.switch.plan import EndpointChange, build_plan
+from orchestrator.interfaces.http.app import MAX_BODY, Api, Auth
+from orchestrator.interfaces.http.openapi import document, document_json
+from orchestrator.interfaces.http.server import load_token, make_api_server
+from orchestrator.services.metrics import Metrics
 
 REPO = Path(__file__).resolve().parents[2]
 TOKEN = "t0k3n-" + "x" * 26
@@ -273,7 +273,8 @@ def test_requests_are_counted_by_route_and_code(app: Api, backend: FakeBackend) 
 def test_the_committed_openapi_document_is_the_served_one() -> None:
     assert (REPO / "docs" / "openapi.json").read_text() == document_json(), (
         "docs/openapi.json is stale: regenerate it with "
-        "`python -c 'from orchestrator.api.openapi import document_json; print(document_json(), end=\"\")'`"
+        "`python -c 'from orchestrator.interfaces.http.openapi import document_json; "
+        'print(document_json(), end="")\'`'
     )
 
 

@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
-from orchestrator.api.app import Api, Auth
+from orchestrator.interfaces.http.app import Api, Auth
 from tests.unit.test_api import OWNER, TOKEN, FakeBackend, call
 
 app = Api(FakeBackend(), Auth(TOKEN))

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator import audit
-from orchestrator.audit import EVENT_TYPES, AuditLog, default_audit_log, format_ts, parse_ts
+from orchestrator.adapters.files import audit
+from orchestrator.adapters.files.audit import EVENT_TYPES, AuditLog, default_audit_log, format_ts, parse_ts
 
 TS_RE = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "audit.md"

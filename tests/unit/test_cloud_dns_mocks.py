@@ -2,7 +2,7 @@
 
 These tests use Pulumi MOCKS (`pulumi.runtime.set_mocks`): no cloud API can be reached here
 (no network, no account, no provider plugins), so a mock engine records what
-`orchestrator.cloud_dns` asks Pulumi to create (type token, logical name, inputs) and the
+`orchestrator.adapters.pulumi.cloud_dns` asks Pulumi to create (type token, logical name, inputs) and the
 tests assert on exactly that. They prove the mapping (names, TTLs, value formats, settings
 wiring, errors), not that a cloud accepts it; docs/cloud-providers.md says what is untested.
 """
@@ -18,8 +18,8 @@ import pulumi
 import pulumi_aws
 import pytest
 
-from orchestrator.cloud_dns import cloud_record_resources, effective_ttl
-from orchestrator.errors import ConfigError
+from orchestrator.adapters.pulumi.cloud_dns import cloud_record_resources, effective_ttl
+from orchestrator.domain.errors import ConfigError
 
 ROUTE53 = "aws:route53/record:Record"
 CLOUDDNS = "gcp:dns/recordSet:RecordSet"

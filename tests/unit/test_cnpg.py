@@ -1,6 +1,6 @@
 """Pulumi mocks: no Kubernetes here. CNPG primary moves declared as pulumi_kubernetes resources.
 
-`orchestrator.databases.cnpg` is run against a mock engine (`pulumi.runtime.set_mocks` with a
+`orchestrator.adapters.pulumi.cnpg` is run against a mock engine (`pulumi.runtime.set_mocks` with a
 recording monitor): every registration is recorded with its type token, logical name,
 inputs, provider, dependencies and the moment it started and finished, and the mock answers
 the demoted side's patch with a fake `status.demotionToken`, as CNPG would publish it. The
@@ -24,8 +24,8 @@ import pulumi
 import pytest
 from pulumi.runtime.mocks import MockMonitor
 
-from orchestrator.databases.cnpg import PATCH_TYPE, cnpg_primary_resources
-from orchestrator.databases.model import DatabaseCluster, DatabasePair
+from orchestrator.adapters.pulumi.cnpg import PATCH_TYPE, cnpg_primary_resources
+from orchestrator.domain.databases import DatabaseCluster, DatabasePair
 
 ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "eyJmYWtlIjoiZGVtb3Rpb24tdG9rZW4ifQ=="  # what CNPG publishes is base64 JSON; any string will do

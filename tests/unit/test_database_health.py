@@ -10,12 +10,12 @@ from types import SimpleNamespace
 
 import pytest
 
-from orchestrator.databases import pg
-from orchestrator.databases.measure import ClusterReading, PairReading, Replication, measure
-from orchestrator.databases.model import DatabasePair
-from orchestrator.errors import EnvironmentProblem
-from orchestrator.health import DEFERRED, FALSE, REPLICAS_HEALTHY, TRUE, UNKNOWN, CheckResult
-from orchestrator.health import checks as C
+from orchestrator.adapters.postgres import pg
+from orchestrator.adapters.postgres.measure import ClusterReading, PairReading, Replication, measure
+from orchestrator.domain.databases import DatabasePair
+from orchestrator.domain.errors import EnvironmentProblem
+from orchestrator.services.health import DEFERRED, FALSE, REPLICAS_HEALTHY, TRUE, UNKNOWN, CheckResult
+from orchestrator.services.health import checks as C
 from tests.unit.test_health import FP, SWITCH_ID, FakeClock, deps, fake_http, run, topo
 
 A_EP = "127.0.0.1:5432"
@@ -420,7 +420,7 @@ def test_run_checks_passes_failover_and_the_deps_to_replicas_healthy(tmp_path: P
 
 
 def verify(tmp_path: Path, mode: str, reading: Replication, lines: list[str]):  # noqa: ANN201
-    from orchestrator.switch import verify as V
+    from orchestrator.services.switch import verify as V
 
     stacks = tmp_path / "stacks"
     stacks.mkdir(exist_ok=True)
@@ -441,7 +441,7 @@ def verify(tmp_path: Path, mode: str, reading: Replication, lines: list[str]):  
 
 
 def test_the_verify_step_of_a_failover_expects_the_fenced_old_primary(tmp_path: Path) -> None:
-    from orchestrator.switch.verify import HealthCheckFailed
+    from orchestrator.services.switch.verify import HealthCheckFailed
 
     reading = replication(("orders", (fenced(), primary())))
     lines: list[str] = []

@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from orchestrator import audit as ev
-from orchestrator.audit import AuditLog
-from orchestrator.databases.measure import ClusterReading, PairReading, Replication
-from orchestrator.databases.model import DatabasePair
-from orchestrator.metrics import (
+from orchestrator.adapters.files import audit as ev
+from orchestrator.adapters.files.audit import AuditLog
+from orchestrator.adapters.postgres.measure import ClusterReading, PairReading, Replication
+from orchestrator.domain.databases import DatabasePair
+from orchestrator.services.metrics import (
     METRIC_NAMES,
     AuditFold,
     DatabaseObserver,
@@ -184,7 +184,7 @@ def test_a_pair_whose_measurement_fails_is_dropped_and_logged_the_others_stay(
     obs.observe()
     assert value(m, "orchestrator_database_primary_info", "billing", "group-b") == 1
     state["billing"] = RuntimeError("permission denied for function pg_current_wal_lsn")
-    with caplog.at_level(logging.WARNING, logger="orchestrator.metrics"):
+    with caplog.at_level(logging.WARNING, logger="orchestrator.services.metrics"):
         obs.observe()
     assert "billing" in caplog.text and "permission denied" in caplog.text
     assert obs.failed == ("billing",)
@@ -192,7 +192,7 @@ def test_a_pair_whose_measurement_fails_is_dropped_and_logged_the_others_stay(
         assert not [k for k in samples(m, name) if k[0] == "billing"], name  # absent, not stale
     assert value(m, "orchestrator_database_primary_info", "orders", "group-b") == 1
     caplog.clear()
-    with caplog.at_level(logging.WARNING, logger="orchestrator.metrics"):
+    with caplog.at_level(logging.WARNING, logger="orchestrator.services.metrics"):
         obs.observe()
     assert "billing" not in caplog.text  # logged once per outage, not at every scrape
 

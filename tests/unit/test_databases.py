@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import pytest
 
-from orchestrator.databases.model import PrimaryMove, parse_databases, primary_group, primary_moves
-from orchestrator.databases.pg import lsn_int, lsn_text
-from orchestrator.databases.token import DemotionToken, TokenError, newest
-from orchestrator.errors import ConfigError
-from orchestrator.switch.plan import build_plan
-from orchestrator.switch.report import render_markdown, render_table
-from orchestrator.topology import TopologyError, load_topology
+from orchestrator.adapters.postgres.pg import lsn_int, lsn_text
+from orchestrator.adapters.postgres.token import DemotionToken, TokenError, newest
+from orchestrator.domain.databases import PrimaryMove, parse_databases, primary_group, primary_moves
+from orchestrator.domain.errors import ConfigError
+from orchestrator.domain.switch.plan import build_plan
+from orchestrator.domain.switch.report import render_markdown, render_table
+from orchestrator.domain.topology import TopologyError, load_topology
 
 GROUPS = ["group-a", "group-b", "group-c"]
 LOCAL = {"kind": "postgres", "server": "dev"}
@@ -172,7 +172,7 @@ def test_a_plan_that_moves_a_primary_runs_the_database_steps_and_its_fingerprint
 def test_the_promoted_side_takes_the_demoted_sides_token_and_depends_on_it():
     import pulumi
 
-    from orchestrator.stackprogram import database_resources
+    from orchestrator.adapters.pulumi.program import database_resources
 
     registered: list[tuple[str, dict]] = []
 

@@ -30,7 +30,6 @@ from orchestrator.devenv import (
     spec_from_topology,
     unbound,
 )
-from orchestrator.devenv.cli import dev
 from orchestrator.devenv.ports import (
     dns_port_free,
     pick_common_tcp_port,
@@ -39,7 +38,8 @@ from orchestrator.devenv.ports import (
     port_holder,
     proc_net_hex,
 )
-from orchestrator.errors import EXIT_ENVIRONMENT, EXIT_USAGE, EnvironmentProblem, UsageError
+from orchestrator.domain.errors import EXIT_ENVIRONMENT, EXIT_USAGE, EnvironmentProblem, UsageError
+from orchestrator.interfaces.cli.dev import dev
 
 REPO = Path(__file__).resolve().parents[2]
 KEY_TEXT = (
@@ -402,7 +402,7 @@ def test_a_second_up_or_down_on_the_same_state_dir_waits_then_gives_up(tmp_path,
     import fcntl
 
     from orchestrator.devenv import env as env_module
-    from orchestrator.errors import EXIT_CONFLICT, ConflictError
+    from orchestrator.domain.errors import EXIT_CONFLICT, ConflictError
 
     monkeypatch.setattr(env_module, "LOCK_TIMEOUT", 0.3)
     messages: list[str] = []

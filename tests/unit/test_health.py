@@ -10,8 +10,16 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from orchestrator.errors import ConfigError, UsageError
-from orchestrator.health import (
+from orchestrator.adapters.probes.http_dns import health_targets
+from orchestrator.adapters.probes.vantages import (
+    local_vantages,
+    production_vantages,
+    system_resolvers,
+    vantages_for,
+)
+from orchestrator.domain.errors import ConfigError, UsageError
+from orchestrator.domain.topology import Topology, load_topology
+from orchestrator.services.health import (
     AUDIT_POSTED,
     CHECKS,
     DEFERRED,
@@ -35,11 +43,8 @@ from orchestrator.health import (
     run_checks,
     verify_delay,
 )
-from orchestrator.health import checks as C
-from orchestrator.health.config import VERIFY_DELAY_ENV, parse_delay
-from orchestrator.health.probes import health_targets
-from orchestrator.health.vantages import local_vantages, production_vantages, system_resolvers, vantages_for
-from orchestrator.topology import Topology, load_topology
+from orchestrator.services.health import checks as C
+from orchestrator.services.health.config import VERIFY_DELAY_ENV, parse_delay
 
 A = ["127.0.110.1", "127.0.110.2"]
 B = ["127.0.120.1", "127.0.120.2"]
@@ -336,7 +341,7 @@ def deps(clock: FakeClock, http=None, history=None) -> Deps:  # noqa: ANN001
 
 
 def run(tmp_path: Path, d: Deps, topology: Topology | None = None, **kw) -> HealthReport:  # noqa: ANN003
-    from orchestrator.health.config import HealthConfig
+    from orchestrator.services.health.config import HealthConfig
 
     return run_checks(
         tmp_path,
@@ -353,7 +358,7 @@ def run(tmp_path: Path, d: Deps, topology: Topology | None = None, **kw) -> Heal
 
 
 def test_run_checks_in_the_fixed_order_keeps_the_report_and_its_transition_time(tmp_path: Path) -> None:
-    from orchestrator.health.store import save_baseline
+    from orchestrator.adapters.files.health_store import save_baseline
 
     save_baseline(
         tmp_path,
@@ -387,7 +392,7 @@ def test_a_check_that_crashes_is_unknown_never_a_pass(tmp_path: Path) -> None:
 
 
 def test_verify_switch_fails_the_step_on_false_and_waits_the_delay(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
-    from orchestrator.switch import verify as V
+    from orchestrator.services.switch import verify as V
 
     (tmp_path / "stacks").mkdir()
     (tmp_path / "stacks" / "Pulumi.e2e.yaml").write_text(
@@ -483,7 +488,7 @@ def test_local_default_vantages_are_each_authoritative_server_and_unbound() -> N
 
 
 def test_a_zone_without_vantage_is_reported() -> None:
-    from orchestrator.health.config import HealthConfig
+    from orchestrator.services.health.config import HealthConfig
 
     vantages, problems = vantages_for(topo(), HealthConfig(), status=lambda: {"servers": []})
     assert vantages == []
@@ -531,7 +536,7 @@ def test_cli_verify_delay_flag_is_validated_and_handed_to_verify(tmp_path: Path,
 
     from click.testing import CliRunner
 
-    from orchestrator.cli import main
+    from orchestrator.interfaces.cli.main import main
 
     monkeypatch.setenv(VERIFY_DELAY_ENV, "0")  # restored after the test
     monkeypatch.setenv("ORCHESTRATOR_ROOT", str(tmp_path))  # no Pulumi.yaml: stops before any work
@@ -545,7 +550,7 @@ def test_cli_verify_delay_flag_is_validated_and_handed_to_verify(tmp_path: Path,
 def test_cli_health_last_without_a_report_and_serve_without_a_token(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
     from click.testing import CliRunner
 
-    from orchestrator.cli import main
+    from orchestrator.interfaces.cli.main import main
 
     (tmp_path / "Pulumi.yaml").write_text("name: orchestrator\n")
     (tmp_path / "stacks").mkdir()

@@ -7,7 +7,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from orchestrator.history import (
+from orchestrator.adapters.files.journal import StepRecord, SwitchRecord
+from orchestrator.services.history import (
     ROW_KEYS,
     changes_summary,
     join_history,
@@ -15,7 +16,6 @@ from orchestrator.history import (
     summaries_to_updates,
     update_message,
 )
-from orchestrator.journal import StepRecord, SwitchRecord
 
 SW1 = "sw-20261121T101500Z-a1b2c3"
 SW2 = "sw-20261122T090000Z-0f0f0f"

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator import journal as journal_module
-from orchestrator.errors import EXIT_USAGE, OrchestratorError, UsageError
-from orchestrator.journal import Journal, SwitchRecord, journal_dir, new_switch_id, next_step
+from orchestrator.adapters.files import journal as journal_module
+from orchestrator.adapters.files.journal import Journal, SwitchRecord, journal_dir, new_switch_id, next_step
+from orchestrator.domain.errors import EXIT_USAGE, OrchestratorError, UsageError
 
 STEPS = ["acquire-lease", "preflight", "lower-ttl", "flip-dns", "verify", "release-lease"]
 FP = "0123456789abcdef"

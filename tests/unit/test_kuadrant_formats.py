@@ -12,7 +12,7 @@ import hashlib
 
 import pytest
 
-from orchestrator.planning.kuadrant import (
+from orchestrator.domain.kuadrant import (
     FormatError,
     RegistryEntry,
     active_groups_txt_name,

@@ -15,8 +15,8 @@ import time
 
 PARENT = """
 import subprocess, sys
-host = subprocess.Popen([sys.executable, "-m", "orchestrator.engine.langhost"], stdout=subprocess.PIPE,
-                        start_new_session=True, text=True)
+host = subprocess.Popen([sys.executable, "-m", "orchestrator.adapters.pulumi.langhost"],
+                        stdout=subprocess.PIPE, start_new_session=True, text=True)
 print(host.pid, host.stdout.readline().strip(), flush=True)  # pid, then the port it serves
 import time; time.sleep(300)
 """

@@ -8,17 +8,7 @@ import threading
 
 import pytest
 
-from orchestrator.devenv import DevSpec
-from orchestrator.devenv.status import build_status, find_servers
-from orchestrator.errors import (
-    EXIT_CONFLICT,
-    EXIT_ENVIRONMENT,
-    EXIT_USAGE,
-    ConfigError,
-    EnvironmentProblem,
-    UsageError,
-)
-from orchestrator.lease import (
+from orchestrator.adapters.lease import (
     FENCE_ENV,
     DnsLease,
     LeaseCollision,
@@ -34,8 +24,18 @@ from orchestrator.lease import (
     lease_from_config,
     majority,
 )
-from orchestrator.lease.base import acquire_epoch, next_epoch, quorum_expiry, validate_holder
-from orchestrator.lease.codec import from_strings, to_strings, tombstone
+from orchestrator.adapters.lease.base import acquire_epoch, next_epoch, quorum_expiry, validate_holder
+from orchestrator.adapters.lease.codec import from_strings, to_strings, tombstone
+from orchestrator.devenv import DevSpec
+from orchestrator.devenv.status import build_status, find_servers
+from orchestrator.domain.errors import (
+    EXIT_CONFLICT,
+    EXIT_ENVIRONMENT,
+    EXIT_USAGE,
+    ConfigError,
+    EnvironmentProblem,
+    UsageError,
+)
 
 NOW = 1_767_225_600.0  # 2026-01-01T00:00:00Z
 SECRET = "c2VjcmV0LXNlY3JldC1zZWNyZXQ="
@@ -391,7 +391,7 @@ def test_dev_spec_has_three_lease_servers_by_default_and_refuses_too_many(tmp_pa
 def test_stopping_a_server_that_does_not_exist_is_a_usage_error(tmp_path):
     from click.testing import CliRunner
 
-    from orchestrator.devenv.cli import dev
+    from orchestrator.interfaces.cli.dev import dev
 
     result = CliRunner().invoke(dev, ["--state-dir", str(tmp_path), "stop-server", "lease", "1"])
     assert result.exit_code == EXIT_USAGE

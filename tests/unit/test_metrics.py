@@ -11,10 +11,11 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from orchestrator import audit as ev
-from orchestrator.audit import AuditLog
-from orchestrator.livezone import LiveRecord
-from orchestrator.metrics import (
+from orchestrator.adapters.dns.livezone import LiveRecord
+from orchestrator.adapters.files import audit as ev
+from orchestrator.adapters.files.audit import AuditLog
+from orchestrator.domain.desired import desired_state
+from orchestrator.services.metrics import (
     METRIC_NAMES,
     AuditFold,
     LiveZoneObserver,
@@ -24,7 +25,6 @@ from orchestrator.metrics import (
     publisher,
     update_health,
 )
-from orchestrator.planning.desired import desired_state
 from tests.unit.test_health import topo
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "metrics.md"
@@ -234,7 +234,7 @@ def test_observations_closer_than_max_age_are_reused() -> None:
 
 
 def test_health_status_is_a_state_set_per_check(tmp_path: Path) -> None:
-    from orchestrator.health import CheckResult, Condition, HealthReport, save_report
+    from orchestrator.services.health import CheckResult, Condition, HealthReport, save_report
 
     checks = (
         CheckResult("replicas-healthy", "Deferred", "no databases"),

@@ -13,18 +13,18 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from orchestrator.planning.canonical import canonical_json
-from orchestrator.planning.desired import desired_state
-from orchestrator.planning.diff import apply_changes, diff
-from orchestrator.planning.kuadrant import (
+from orchestrator.domain.canonical import canonical_json
+from orchestrator.domain.desired import desired_state
+from orchestrator.domain.diff import apply_changes, diff
+from orchestrator.domain.kuadrant import (
     RegistryEntry,
     format_active_groups,
     owner_hash,
     parse_active_groups_txt,
     parse_registry_txt,
 )
-from orchestrator.planning.records import RecordSet
-from orchestrator.topology import Topology, load_topology
+from orchestrator.domain.records import RecordSet
+from orchestrator.domain.topology import Topology, load_topology
 
 PROPS = settings(max_examples=200, deadline=None)
 

@@ -1,4 +1,4 @@
-"""orchestrator/policies.py: overrides, the config the pack gets, the verdict from engine events."""
+"""orchestrator/services/policies.py: overrides, the config the pack gets, the verdict from engine events."""
 
 from __future__ import annotations
 
@@ -10,10 +10,10 @@ from types import SimpleNamespace
 import pytest
 import requests
 
-from orchestrator import policies as P
-from orchestrator.audit import AuditLog
-from orchestrator.errors import UsageError
-from orchestrator.topology import load_topology
+from orchestrator.adapters.files.audit import AuditLog
+from orchestrator.domain.errors import UsageError
+from orchestrator.domain.topology import load_topology
+from orchestrator.services import policies as P
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -252,8 +252,8 @@ def test_the_override_audit_event_names_the_policy_the_reason_and_the_user(tmp_p
 
 
 def test_overriding_no_empty_hostname_also_lowers_the_plans_own_check_and_nothing_else():
-    from orchestrator.switch.dryrun import _override_empty_hostnames
-    from orchestrator.switch.plan import EndpointChange, build_plan
+    from orchestrator.domain.switch.plan import EndpointChange, build_plan
+    from orchestrator.services.switch.dryrun import _override_empty_hostnames
 
     gone = EndpointChange("DELETE", "app.example.test", "legacy.app.example.test", "A", ("127.0.10.9",), ())
     policy = P.verdict([P.Violation("target-group-healthy", "mandatory", "group group-b: 0 healthy")])

@@ -1,6 +1,6 @@
 """The policy pack's checks (policy/__main__.py), as plain functions: no engine, no servers.
 
-The stacks checked here are the program's own output (orchestrator.planning.desired), then
+The stacks checked here are the program's own output (orchestrator.domain.desired), then
 edited into each violation: what passes and what is refused, with the message naming why.
 """
 
@@ -17,10 +17,10 @@ from typing import Any
 
 import pytest
 
-from orchestrator import policies as orch_policies
-from orchestrator.planning.desired import desired_state
-from orchestrator.planning.kuadrant import registry_txt_value
-from orchestrator.topology import Topology, load_topology
+from orchestrator.domain.desired import desired_state
+from orchestrator.domain.kuadrant import registry_txt_value
+from orchestrator.domain.topology import Topology, load_topology
+from orchestrator.services import policies as orch_policies
 
 REPO = Path(__file__).resolve().parents[2]
 APP, SVC = "app.example.test", "svc.example.test"
@@ -219,7 +219,7 @@ def test_no_empty_hostname_without_the_state_before_is_a_violation_not_a_pass():
     assert (
         len(found) == 1
         and "were not given" in found[0].message
-        and "orchestrator.policies" in found[0].message
+        and "orchestrator.services.policies" in found[0].message
     )
 
 

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 import yaml
 
-from orchestrator.metrics import METRIC_NAMES
+from orchestrator.services.metrics import METRIC_NAMES
 
 REPO = Path(__file__).resolve().parents[2]
 RULES = sorted((REPO / "docs" / "prometheus").glob("*.yml"))

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from orchestrator.providers.dynamic import plan_diff, record_id
-from orchestrator.providers.values import canonical, from_zone_text, to_zone_text
+from orchestrator.adapters.pulumi.dynamic import plan_diff, record_id
+from orchestrator.domain.values import canonical, from_zone_text, to_zone_text
 
 BASE = {
     "backend": "powerdns",

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from orchestrator.errors import EXIT_USAGE, ConfigError
-from orchestrator.topology import (
+from orchestrator.domain.errors import EXIT_USAGE, ConfigError
+from orchestrator.domain.topology import (
     Health,
     TopologyError,
     check_active_groups,

@@ -1,0 +1,116 @@
+"""Turns a zone's provider settings into a client, with secrets from the environment.
+
+Settings live in the stack config and are not secret. Secrets never enter the stack:
+they come from environment variables, or for `server: dev` from the local
+environment's generated secrets (.dev/secrets, mode 0600).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from orchestrator.adapters.dns.powerdns import PowerDNSClient
+from orchestrator.adapters.dns.rfc2136 import RFC2136Client
+from orchestrator.domain.errors import ConfigError, EnvironmentProblem
+
+LOCAL_PROVIDERS = ("powerdns", "rfc2136")
+
+
+def dev_dir() -> Path:
+    if env := os.environ.get("ORCHESTRATOR_DEV_DIR"):
+        return Path(env)
+    from orchestrator.adapters.files.paths import dev_dir, project_root
+
+    return dev_dir(project_root())
+
+
+def _dev_server(role: str) -> tuple[dict[str, Any], dict[str, str]]:
+    from orchestrator import devenv
+
+    state = dev_dir()
+    status = devenv.DevEnv(state).status()
+    server = devenv.find_server(status, role)
+    if not server or not server.get("running"):
+        raise EnvironmentProblem(
+            f"the local environment's {role} server is not running (state in {state})",
+            "the zone's settings say `server: dev`",
+            "run `orchestrator dev up` (or `make demo`), then run again",
+        )
+    return server, devenv.load_secrets(state)
+
+
+def powerdns_client(zone: str, settings: Mapping[str, Any]) -> PowerDNSClient:
+    key_env = str(settings.get("apiKeyEnv", "POWERDNS_API_KEY"))
+    if settings.get("server") == "dev":
+        server, secrets = _dev_server("powerdns")
+        return PowerDNSClient(
+            api_url=server["api_url"],
+            api_key=os.environ.get(key_env) or secrets["powerdns_api_key"],
+            server_id=str(settings.get("serverId", "localhost")),
+        )
+    api_url = settings.get("apiUrl")
+    if not api_url:
+        raise ConfigError(
+            f"zones[{zone}].settings.apiUrl",
+            "a powerdns zone needs the API URL of its server (or `server: dev` for the local environment)",
+            "add `apiUrl: https://pdns.example.net:8081` to the zone's settings",
+        )
+    key = os.environ.get(key_env)
+    if not key:
+        raise EnvironmentProblem(
+            f"no PowerDNS API key for zone {zone}",
+            f"the key is read from the environment variable {key_env}, which is not set",
+            f"export {key_env}=<the server's api-key> and run again",
+        )
+    return PowerDNSClient(
+        api_url=str(api_url), api_key=key, server_id=str(settings.get("serverId", "localhost"))
+    )
+
+
+def rfc2136_client(zone: str, settings: Mapping[str, Any]) -> RFC2136Client:
+    secret_env = str(settings.get("tsigSecretEnv", "TSIG_SECRET"))
+    if settings.get("server") == "dev":
+        server, secrets = _dev_server("bind")
+        return RFC2136Client(
+            address=server["address"],
+            port=int(server["port"]),
+            key_name=os.environ.get("TSIG_KEY_NAME") or secrets["tsig_key_name"],
+            key_secret=os.environ.get(secret_env) or secrets["tsig_secret"],
+            key_algorithm=os.environ.get("TSIG_ALGORITHM") or secrets["tsig_algorithm"],
+        )
+    missing = [k for k in ("address", "tsigKeyName") if not settings.get(k)]
+    if missing:
+        raise ConfigError(
+            f"zones[{zone}].settings.{missing[0]}",
+            "an rfc2136 zone needs the server address and the TSIG key name (or `server: dev`)",
+            "add `address: 192.0.2.53`, `port: 53` and `tsigKeyName: <name>` to the zone's settings",
+        )
+    secret = os.environ.get(secret_env)
+    if not secret:
+        raise EnvironmentProblem(
+            f"no TSIG secret for zone {zone}",
+            f"the secret is read from the environment variable {secret_env}, which is not set",
+            f"export {secret_env}=<base64 secret of key {settings['tsigKeyName']}> and run again",
+        )
+    return RFC2136Client(
+        address=str(settings["address"]),
+        port=int(settings.get("port", 53)),
+        key_name=str(settings["tsigKeyName"]),
+        key_secret=secret,
+        key_algorithm=str(settings.get("tsigAlgorithm", "hmac-sha256")),
+    )
+
+
+def client_for(provider: str, zone: str, settings: Mapping[str, Any]) -> PowerDNSClient | RFC2136Client:
+    if provider == "powerdns":
+        return powerdns_client(zone, settings)
+    if provider == "rfc2136":
+        return rfc2136_client(zone, settings)
+    raise ConfigError(
+        f"zones[{zone}].provider",
+        f"'{provider}' is not served by a local dynamic provider",
+        f"use one of {', '.join(LOCAL_PROVIDERS)} here; cloud providers use their Pulumi packages",
+    )

@@ -1,0 +1,151 @@
+"""Where dns-probes ask: the default vantages of a topology, or the configured ones.
+
+Local defaults (zones with `server: dev`): each authoritative server of the local
+environment for the zones it serves (PowerDNS, BIND), asked without recursion, and
+its Unbound for every local zone, asked with recursion (the cached view a client has).
+
+Production defaults (docs/health.md): for each zone, its authoritative servers —
+`settings.address` of an rfc2136 zone, the host of a PowerDNS zone's `apiUrl` (port
+`settings.dnsPort`, default 53), and for cloud zones every name server of the zone's NS
+set, looked up through the host's resolver — plus the host's own recursive resolvers
+from /etc/resolv.conf. A zone no vantage covers makes dns-probes Unknown, never True.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from orchestrator.domain.topology import Topology
+from orchestrator.services.health.config import HealthConfig, Vantage
+
+RESOLV_CONF = Path("/etc/resolv.conf")
+LOCAL_ROLES = {"powerdns": "powerdns", "rfc2136": "bind"}
+
+
+def local_vantages(topology: Topology, status: dict[str, Any]) -> list[Vantage]:
+    """The local environment's servers for the topology's `server: dev` zones (pure)."""
+    from orchestrator.devenv import find_server
+
+    dev = [z for z in topology.zones if (z.settings or {}).get("server") == "dev"]
+    out: list[Vantage] = []
+    for provider, role in LOCAL_ROLES.items():
+        zones = tuple(z.name for z in dev if z.provider == provider)
+        server = find_server(status, role)
+        if zones and server and server.get("running"):
+            out.append(Vantage(role, server["address"], int(server["port"]), False, zones))
+    resolver = find_server(status, "unbound")
+    if dev and resolver and resolver.get("running"):
+        out.append(
+            Vantage("unbound", resolver["address"], int(resolver["port"]), True, tuple(z.name for z in dev))
+        )
+    return out
+
+
+def system_resolvers(path: Path = RESOLV_CONF) -> list[str]:
+    try:
+        lines = path.read_text().splitlines()
+    except OSError:
+        return []
+    out = []
+    for line in lines:
+        parts = line.split("#", 1)[0].split()
+        if len(parts) >= 2 and parts[0] == "nameserver":
+            out.append(parts[1])
+    return out
+
+
+def discover_name_servers(zone: str, timeout: float = 3.0) -> list[tuple[str, str]]:
+    """(ns name, address) for each name server of the zone, through the host's resolver."""
+    import dns.resolver
+
+    resolver = dns.resolver.Resolver()
+    resolver.lifetime = timeout
+    out = []
+    for ns in resolver.resolve(zone, "NS"):
+        name = str(ns.target).rstrip(".")
+        for addr in resolver.resolve(name, "A"):
+            out.append((name, addr.address))
+    return out
+
+
+def production_vantages(
+    topology: Topology,
+    *,
+    resolvers: list[str] | None = None,
+    discover: Callable[[str], list[tuple[str, str]]] = discover_name_servers,
+) -> tuple[list[Vantage], list[str]]:
+    """Vantages for zones outside the local environment, and a problem per zone left uncovered."""
+    zones = [z for z in topology.zones if (z.settings or {}).get("server") != "dev"]
+    out: list[Vantage] = []
+    problems: list[str] = []
+    for zone in zones:
+        settings = zone.settings or {}
+        if zone.provider == "rfc2136" and settings.get("address"):
+            out.append(
+                Vantage(
+                    f"rfc2136:{zone.name}",
+                    str(settings["address"]),
+                    int(settings.get("port", 53)),
+                    False,
+                    (zone.name,),
+                )
+            )
+            continue
+        if zone.provider == "powerdns" and settings.get("apiUrl"):
+            host = urlsplit(str(settings["apiUrl"])).hostname
+            if host:
+                out.append(
+                    Vantage(
+                        f"powerdns:{zone.name}", host, int(settings.get("dnsPort", 53)), False, (zone.name,)
+                    )
+                )
+                continue
+        try:
+            servers = discover(zone.name)
+        except Exception as exc:  # noqa: BLE001 — any resolver failure leaves the zone uncovered
+            problems.append(f"zone {zone.name}: its name servers could not be looked up ({exc})")
+            continue
+        if not servers:
+            problems.append(f"zone {zone.name}: the NS lookup returned no name server")
+        for name, address in servers:
+            out.append(Vantage(f"ns:{name}", address, 53, False, (zone.name,)))
+    if zones:
+        names = tuple(z.name for z in zones)
+        for address in resolvers if resolvers is not None else system_resolvers():
+            out.append(Vantage(f"resolver:{address}", address, 53, True, names))
+    return out, problems
+
+
+def dev_status() -> dict[str, Any]:
+    from orchestrator import devenv
+
+    return devenv.DevEnv(devenv.default_state_dir()).status()
+
+
+def vantages_for(
+    topology: Topology,
+    config: HealthConfig,
+    *,
+    status: Callable[[], dict[str, Any]] = dev_status,
+) -> tuple[list[Vantage], list[str]]:
+    """The configured vantages, else the defaults; plus why a zone has none."""
+    if config.vantages is not None:
+        vantages = list(config.vantages)
+        problems = []
+    else:
+        vantages, problems = [], []
+        if any((z.settings or {}).get("server") == "dev" for z in topology.zones):
+            try:
+                vantages += local_vantages(topology, status())
+            except Exception as exc:  # noqa: BLE001 — reported as a problem, never a pass
+                problems.append(f"the local environment's status could not be read ({exc})")
+        prod, prod_problems = production_vantages(topology)
+        vantages += prod
+        problems += prod_problems
+    for zone in topology.zones:
+        if not any(v.covers(zone.name) for v in vantages) and not any(zone.name in p for p in problems):
+            problems.append(f"zone {zone.name}: no vantage covers it")
+    return vantages, problems

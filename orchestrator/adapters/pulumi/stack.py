@@ -1,0 +1,248 @@
+"""The project's Pulumi stack, driven through the Automation API only.
+
+The project stays a plain Pulumi project (Pulumi.yaml, programs/, stacks/): this
+module selects a stack of it with the pinned CLI and the engine settings, runs
+preview/up/refresh, and turns engine failures into errors that say what to do.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pulumi import automation as auto
+
+from orchestrator.adapters.files.paths import stack_config_file
+from orchestrator.adapters.pulumi.environment import Engine, engine_env, locate_engine
+from orchestrator.domain.errors import EXIT_BLOCKED, ConflictError, OrchestratorError, UsageError
+
+# Our errors travel through the dynamic-provider plugin as text: recover them.
+_PROVIDER_ERROR = re.compile(r"error: (?P<what>[^\n]+)\n\s+why: (?P<why>[^\n]+)\n\s+fix: (?P<fix>[^\n]+)")
+_LOCKED = re.compile(r"the stack is currently locked by (?P<n>\d+) lock\(s\)", re.IGNORECASE)
+
+
+@dataclass
+class ResourceChange:
+    """One step the engine reported: op is create/update/delete/replace/same/..."""
+
+    op: str
+    urn: str
+    type: str
+    name: str
+    old: dict[str, Any] | None = None
+    new: dict[str, Any] | None = None
+    diffs: list[str] = field(default_factory=list)
+
+
+def _props(state: Any, prefer: str) -> dict[str, Any] | None:
+    """Old state: its outputs (what was applied). New state: its inputs (what is planned)."""
+    if state is None:
+        return None
+    first, second = (state.inputs, state.outputs) if prefer == "inputs" else (state.outputs, state.inputs)
+    return dict(first or second or {})
+
+
+def changes_from_events(events: list[auto.EngineEvent]) -> list[ResourceChange]:
+    """Resource-level changes from engine events (resource pre-events carry old/new state)."""
+    out: list[ResourceChange] = []
+    for ev in events:
+        pre = ev.resource_pre_event
+        if pre is None or pre.metadata is None:
+            continue
+        md = pre.metadata
+        if md.type == "pulumi:pulumi:Stack" or md.type.startswith("pulumi:providers:"):
+            continue
+        out.append(
+            ResourceChange(
+                op=str(md.op.value if hasattr(md.op, "value") else md.op),
+                urn=md.urn,
+                type=md.type,
+                name=md.urn.rsplit("::", 1)[-1],
+                old=_props(md.old, "outputs"),
+                new=_props(md.new, "inputs"),
+                diffs=list(md.diffs or []),
+            )
+        )
+    return out
+
+
+def translate_failure(exc: auto.errors.CommandError, stack: str) -> OrchestratorError:
+    """The most useful error in the engine's output, as an OrchestratorError."""
+    text = f"{exc.stdout}\n{exc.stderr}" if hasattr(exc, "stdout") else str(exc)
+    if match := _PROVIDER_ERROR.search(text):
+        from orchestrator.adapters.dns.errors import ProviderError
+
+        return ProviderError(match["what"], match["why"], match["fix"])
+    if _LOCKED.search(text) or isinstance(exc, auto.errors.ConcurrentUpdateError):
+        return ConflictError(
+            f"the stack '{stack}' is locked by another update",
+            "another orchestrator or pulumi process is running against it, or one was killed",
+            "wait for it to finish; if it was killed, run `orchestrator unlock` (it shows the holder first)",
+        )
+    lines = [ln for ln in text.splitlines() if ln.strip().startswith("error:")]
+    detail = lines[-1].strip() if lines else text.strip().splitlines()[-1:] or ["unknown"]
+    return OrchestratorError(
+        f"pulumi failed on stack '{stack}'",
+        detail if isinstance(detail, str) else detail[0],
+        "read the engine output above; fix the cause and run again (nothing is left locked)",
+    )
+
+
+class PolicyViolations(OrchestratorError):
+    """The policy pack refused the preview (mandatory violations); nothing was written.
+
+    Carries the engine events (the violations are among them, see orchestrator.services.policies)
+    and the resource changes the preview had planned, so that a report can show both.
+    """
+
+    exit_code = EXIT_BLOCKED
+
+    def __init__(self, stack: str, events: list[auto.EngineEvent], changes: list[ResourceChange]) -> None:
+        self.events = events
+        self.changes = changes
+        mandatory = [
+            # The engine's message is the policy's description, a newline, then the violation.
+            f"{pe.policy_name}: {' '.join(pe.message.strip().splitlines()[1:]) or pe.message.strip()}"
+            for pe in (ev.policy_event for ev in events)
+            if pe is not None and pe.enforcement_level in ("mandatory", "remediate")
+        ]
+        super().__init__(
+            f"the policy pack refused the change to stack '{stack}'",
+            "; ".join(dict.fromkeys(mandatory)),
+            "fix what the policy names; in an emergency override exactly that policy for one run: "
+            "--override-policy NAME --reason TEXT (docs/policies.md)",
+        )
+
+
+def _policy_refusal(events: list[auto.EngineEvent]) -> bool:
+    return any(
+        ev.policy_event is not None and ev.policy_event.enforcement_level in ("mandatory", "remediate")
+        for ev in events
+    )
+
+
+class ProjectStack:
+    """A stack of this project (stacks/Pulumi.<name>.yaml), with the pinned engine."""
+
+    def __init__(self, root: Path, name: str, engine: Engine | None = None) -> None:
+        if not stack_config_file(root, name).exists():
+            known = sorted(
+                p.name[len("Pulumi.") : -len(".yaml")] for p in (root / "stacks").glob("Pulumi.*.yaml")
+            )
+            raise UsageError(
+                f"unknown stack '{name}'",
+                f"there is no stacks/Pulumi.{name}.yaml",
+                f"use one of: {', '.join(known) or '(none)'}",
+            )
+        self.root = root
+        self.name = name
+        self.engine = engine or locate_engine()
+        self.env = engine_env(root, self.engine)
+        self._stack: auto.Stack | None = None
+
+    def workspace(self) -> auto.LocalWorkspace:
+        cmd = auto.PulumiCommand(root=str(self.engine.root), version=None)
+        return auto.LocalWorkspace(work_dir=str(self.root), pulumi_command=cmd, env_vars=self.env)
+
+    def stack(self) -> auto.Stack:
+        if self._stack is None:
+            self._stack = auto.Stack.create_or_select(self.name, self.workspace())
+        return self._stack
+
+    @contextmanager
+    def _extra_env(self, extra: Mapping[str, str] | None) -> Iterator[None]:
+        """Environment for one run only (e.g. the lease fence the providers check)."""
+        env = self.stack().workspace.env_vars
+        saved = dict(env)
+        env.update(extra or {})
+        try:
+            yield
+        finally:
+            env.clear()
+            env.update(saved)
+
+    def preview(
+        self,
+        *,
+        on_output: Callable[[str], None] | None = None,
+        config_file: Path | None = None,
+        policy_packs: list[str] | None = None,
+        policy_pack_configs: list[str] | None = None,
+        message: str | None = None,
+        extra_env: Mapping[str, str] | None = None,
+    ) -> tuple[auto.PreviewResult, list[ResourceChange], list[auto.EngineEvent]]:
+        events: list[auto.EngineEvent] = []
+        try:
+            with self._extra_env(extra_env):
+                result = self.stack().preview(
+                    on_output=on_output,
+                    on_event=events.append,
+                    diff=False,
+                    # Compare with what the servers serve, not only with the last state:
+                    # drift made behind the stack's back shows up and gets repaired.
+                    refresh=True,
+                    config_file=str(config_file) if config_file else None,
+                    policy_packs=policy_packs,
+                    policy_pack_configs=policy_pack_configs,
+                    message=message,
+                )
+        except auto.errors.CommandError as exc:
+            if policy_packs and _policy_refusal(events):
+                raise PolicyViolations(self.name, events, changes_from_events(events)) from exc
+            raise translate_failure(exc, self.name) from exc
+        return result, changes_from_events(events), events
+
+    def up(
+        self,
+        *,
+        on_output: Callable[[str], None] | None = None,
+        config_file: Path | None = None,
+        policy_packs: list[str] | None = None,
+        policy_pack_configs: list[str] | None = None,
+        message: str | None = None,
+        target: list[str] | None = None,
+        exclude: list[str] | None = None,
+        extra_env: Mapping[str, str] | None = None,
+    ) -> tuple[auto.UpResult, list[ResourceChange]]:
+        events: list[auto.EngineEvent] = []
+        try:
+            with self._extra_env(extra_env):
+                result = self.stack().up(
+                    on_output=on_output,
+                    on_event=events.append,
+                    refresh=True,
+                    config_file=str(config_file) if config_file else None,
+                    policy_packs=policy_packs,
+                    policy_pack_configs=policy_pack_configs,
+                    message=message,
+                    target=target,
+                    exclude=exclude,
+                    show_secrets=False,
+                )
+        except auto.errors.CommandError as exc:
+            # The Automation API's up skips the preview: stack policies run after the writes.
+            # Gate with a preview (policy_packs there); here a refusal is only reported.
+            if policy_packs and _policy_refusal(events):
+                raise PolicyViolations(self.name, events, changes_from_events(events)) from exc
+            raise translate_failure(exc, self.name) from exc
+        return result, changes_from_events(events)
+
+    def clear_pending(self, *, on_output: Callable[[str], None] | None = None) -> None:
+        """After a crash mid-update: drop interrupted creates so the next up re-applies them."""
+        try:
+            self.stack().refresh(on_output=on_output, clear_pending_creates=True)
+        except auto.errors.CommandError as exc:
+            raise translate_failure(exc, self.name) from exc
+
+    def destroy(self, *, on_output: Callable[[str], None] | None = None) -> None:
+        try:
+            self.stack().destroy(on_output=on_output)
+        except auto.errors.CommandError as exc:
+            raise translate_failure(exc, self.name) from exc
+
+    def history(self, page_size: int = 20) -> list[auto.UpdateSummary]:
+        return self.stack().history(page_size=page_size, page=1)

@@ -1,0 +1,55 @@
+"""Reading a stack's config file (stacks/Pulumi.<stack>.yaml) without the engine.
+
+The orchestrator validates topology and builds reports before it asks Pulumi for
+anything, so that bad input fails fast and changes nothing.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from orchestrator.adapters.files.paths import stack_config_file
+from orchestrator.domain.errors import ConfigError, UsageError
+
+NAMESPACE = "orchestrator"
+TOPOLOGY_KEY = f"{NAMESPACE}:topology"
+ACTIVE_KEY = f"{NAMESPACE}:activeGroups"
+
+
+def read_stack_file(root: Path, stack: str) -> dict[str, Any]:
+    path = stack_config_file(root, stack)
+    if not path.exists():
+        known = sorted(
+            p.name[len("Pulumi.") : -len(".yaml")] for p in (root / "stacks").glob("Pulumi.*.yaml")
+        )
+        raise UsageError(
+            f"unknown stack '{stack}'",
+            f"there is no {path.relative_to(root)}",
+            f"use one of: {', '.join(known) or '(none)'}",
+        )
+    try:
+        doc = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(
+            str(path.relative_to(root)), f"not valid YAML: {exc}", "fix the YAML syntax"
+        ) from exc
+    if not isinstance(doc, dict):
+        raise ConfigError(str(path.relative_to(root)), "the file is not a mapping", "see docs/topology.md")
+    return doc
+
+
+def stack_config(root: Path, stack: str) -> dict[str, Any]:
+    """The `config:` mapping of the stack file (plain values; secrets stay encrypted)."""
+    config = read_stack_file(root, stack).get("config") or {}
+    if not isinstance(config, dict):
+        raise ConfigError("config", "must be a mapping of keys to values", "see docs/topology.md")
+    if TOPOLOGY_KEY not in config:
+        raise ConfigError(
+            TOPOLOGY_KEY,
+            f"stacks/Pulumi.{stack}.yaml has no topology",
+            "add the zones and groups under `orchestrator:topology` (docs/topology.md)",
+        )
+    return config

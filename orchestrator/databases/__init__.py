@@ -1,1 +1,0 @@
-"""Database pairs: one cluster per group, exactly one primary, moved with the active groups."""

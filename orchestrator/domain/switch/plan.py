@@ -1,0 +1,156 @@
+"""The switch plan: what will change, what blocks it, and its fingerprint. Pure.
+
+The fingerprint is the first 16 hex digits of SHA-256 over the canonical JSON of the
+plan's content (stack, kind, mode, groups, changes, blockers, steps): equal inputs give
+equal fingerprints; a changed target, a new blocker or another active set changes it.
+Timestamps and durations measured at run time are not part of it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from orchestrator.domain.canonical import canonical_json
+from orchestrator.domain.databases import PrimaryMove
+from orchestrator.domain.errors import UsageError
+from orchestrator.domain.switch.steps import EXPECTED_SECONDS, SKIPPED_WHY, STEPS
+
+FINGERPRINT_RE = re.compile(r"^[0-9a-f]{16}$")
+
+
+@dataclass(frozen=True)
+class EndpointChange:
+    """One affected record set, as an operator reads it."""
+
+    action: str  # CREATE | MODIFY | DELETE
+    zone: str
+    name: str
+    type: str
+    current: tuple[str, ...]
+    new: tuple[str, ...]
+
+    @property
+    def is_txt(self) -> bool:
+        return self.type == "TXT"
+
+
+@dataclass(frozen=True)
+class PlannedStep:
+    name: str
+    expected_seconds: float
+    skipped: str | None = None  # why the step does nothing in this plan
+
+
+@dataclass(frozen=True)
+class SwitchPlan:
+    stack: str
+    kind: str  # switch | add-active-group | remove-active-group | rollback
+    mode: str  # planned | failover
+    from_groups: tuple[str, ...]
+    to_groups: tuple[str, ...]
+    changes: tuple[EndpointChange, ...]
+    blockers: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
+    steps: tuple[PlannedStep, ...] = field(default_factory=tuple)
+    databases: tuple[PrimaryMove, ...] = ()  # database primaries that change group
+
+    @property
+    def noop(self) -> bool:
+        return self.from_groups == self.to_groups and not self.changes and not self.databases
+
+    def content(self) -> dict[str, Any]:
+        """The canonical content the fingerprint covers."""
+        return {
+            "stack": self.stack,
+            "kind": self.kind,
+            "mode": self.mode,
+            "from_groups": list(self.from_groups),
+            "to_groups": list(self.to_groups),
+            "changes": [asdict(c) | {"current": list(c.current), "new": list(c.new)} for c in self.changes],
+            "blockers": list(self.blockers),
+            "steps": [s.name for s in self.steps if s.skipped is None],
+        } | ({"databases": [asdict(m) for m in self.databases]} if self.databases else {})
+
+    @property
+    def fingerprint(self) -> str:
+        return hashlib.sha256(canonical_json(self.content()).encode()).hexdigest()[:16]
+
+    @property
+    def expected_seconds(self) -> float:
+        return sum(s.expected_seconds for s in self.steps if s.skipped is None)
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.content() | {
+            "fingerprint": self.fingerprint,
+            "noop": self.noop,
+            "warnings": list(self.warnings),
+            "steps": [asdict(s) for s in self.steps],
+            "expected_seconds": self.expected_seconds,
+        }
+
+
+def planned_steps(*, has_databases: bool = False, moves_primaries: bool = False) -> tuple[PlannedStep, ...]:
+    out = []
+    for name in STEPS:
+        why = SKIPPED_WHY.get(name)
+        if name in ("demote-primary", "promote-primary") and has_databases:
+            why = None if moves_primaries else "no database primary changes group in this plan"
+        out.append(PlannedStep(name, EXPECTED_SECONDS[name] if why is None else 0.0, why))
+    return tuple(out)
+
+
+def blockers_for(changes: tuple[EndpointChange, ...], to_groups: tuple[str, ...]) -> tuple[str, ...]:
+    """Invariant 3: no active group, or a published hostname left with no targets, is refused."""
+    out = []
+    if not to_groups:
+        out.append("the change leaves no active group: at least one group must stay active")
+    for ch in changes:
+        if ch.action == "DELETE" and not ch.is_txt:
+            out.append(
+                f"{ch.name} {ch.type} would be left with no targets (only the groups being deactivated "
+                f"publish it: {', '.join(ch.current)})"
+            )
+    return tuple(out)
+
+
+def build_plan(
+    *,
+    stack: str,
+    kind: str,
+    mode: str,
+    from_groups: tuple[str, ...],
+    to_groups: tuple[str, ...],
+    changes: list[EndpointChange],
+    warnings: list[str] | None = None,
+    extra_blockers: list[str] | None = None,
+    has_databases: bool = False,
+    databases: tuple[PrimaryMove, ...] = (),
+) -> SwitchPlan:
+    ordered = tuple(sorted(changes, key=lambda c: (c.zone, c.name, c.type)))
+    return SwitchPlan(
+        stack=stack,
+        kind=kind,
+        mode=mode,
+        from_groups=tuple(sorted(from_groups)),
+        to_groups=tuple(sorted(to_groups)),
+        changes=ordered,
+        blockers=blockers_for(ordered, tuple(to_groups)) + tuple(extra_blockers or ()),
+        warnings=tuple(warnings or ()),
+        steps=planned_steps(has_databases=has_databases, moves_primaries=bool(databases)),
+        databases=tuple(databases),
+    )
+
+
+def check_fingerprint(value: str) -> str:
+    """A reviewed plan's fingerprint as given on the command line."""
+    value = value.strip().lower()
+    if not FINGERPRINT_RE.match(value):
+        raise UsageError(
+            f"'{value}' is not a plan fingerprint",
+            "a fingerprint is the 16 hex digits the dry-run prints (first 16 of SHA-256 of the plan)",
+            "copy it from `orchestrator switch --to <group> --dry-run`",
+        )
+    return value

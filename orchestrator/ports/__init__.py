@@ -1,0 +1,1 @@
+"""Ports: the small Protocols that services depend on and adapters implement."""

@@ -1,0 +1,170 @@
+"""The dry-run: the same steps as a switch, read-only, from a real Pulumi preview.
+
+Nothing is written: the planned active set goes to a temporary copy of the stack file
+(`pulumi preview --config-file`), no lease is taken, no audit event or journal entry is
+written, and Pulumi's preview does not write state.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import requests
+
+from orchestrator.adapters.files.paths import stack_config_file
+from orchestrator.adapters.pulumi.configfile import planned_config
+from orchestrator.adapters.pulumi.stack import PolicyViolations, ProjectStack, ResourceChange
+from orchestrator.domain.databases import primary_moves
+from orchestrator.domain.switch.plan import EndpointChange, SwitchPlan, build_plan
+from orchestrator.domain.topology import Topology, check_active_groups
+from orchestrator.services.deploy import change_rows, check_servers, load
+from orchestrator.services.policies import NO_EMPTY_HOSTNAME, Verdict, policy_run
+
+HEALTH_TIMEOUT = 2.0
+
+
+@dataclass
+class DryRun:
+    plan: SwitchPlan
+    resource_changes: list[ResourceChange]  # the engine's view (URNs), for targeting the flip
+    topology: Topology
+    policy: Verdict = field(default_factory=Verdict)  # the policy pack's verdict on this preview
+
+
+def unhealthy_endpoints(topology: Topology, groups: tuple[str, ...]) -> list[str]:
+    """Health of the groups being activated, measured now (advice until the policy pack decides)."""
+    problems = []
+    for group in topology.groups:
+        if group.name not in groups:
+            continue
+        for ep in group.endpoints:
+            for target, url in ep.health_urls():
+                try:
+                    code = requests.get(url, timeout=HEALTH_TIMEOUT).status_code
+                except requests.RequestException as exc:
+                    problems.append(
+                        f"{group.name} endpoint {ep.hostname} target {target}: {url} unreachable ({exc})"
+                    )
+                    continue
+                if code >= 300:
+                    problems.append(
+                        f"{group.name} endpoint {ep.hostname} target {target}: {url} answered {code}"
+                    )
+    return problems
+
+
+def endpoint_changes(changes: list[ResourceChange]) -> list[EndpointChange]:
+    return [
+        EndpointChange(
+            action=row["action"],
+            zone=row["zone"],
+            name=row["name"],
+            type=row["type"],
+            current=tuple(row["old_values"]),
+            new=tuple(row["new_values"]),
+        )
+        for row in change_rows(changes)
+    ]
+
+
+def dry_run(
+    root: Path,
+    stack: str,
+    *,
+    kind: str,
+    to_groups: tuple[str, ...] | None = None,
+    mode: str = "planned",
+    change: Callable[[tuple[str, ...]], tuple[str, ...]] | None = None,
+    extra_env: dict[str, str] | None = None,
+    on_output: Callable[[str], None] | None = None,
+    overrides: Mapping[str, str] | None = None,
+) -> DryRun:
+    """Plan a change of the active set: `to_groups`, or `change(current)` for add/remove.
+
+    The preview runs the policy pack (policy/): its mandatory violations are blockers of
+    the plan, advisory ones warnings. `overrides` ({policy: reason}) lowers exactly those
+    policies to advisory for this run (docs/policies.md).
+    """
+    topology, current = load(root, stack)
+    target = tuple(sorted(set(to_groups if to_groups is not None else change(current))))  # type: ignore[misc]
+    if target:
+        check_active_groups(topology, list(target))
+    check_servers(topology)
+    project = ProjectStack(root, stack)
+    planned = target or current
+    with (
+        planned_config(stack_config_file(root, stack), planned) as cfg,
+        policy_run(root, project, topology, planned, overrides, mode) as policy,
+    ):
+        try:
+            _, changes, events = project.preview(
+                config_file=cfg,
+                extra_env=extra_env,
+                on_output=on_output,
+                policy_packs=policy.packs,
+                policy_pack_configs=policy.configs,
+            )
+        except PolicyViolations as refused:  # the report shows the changes and what refused them
+            changes, events = refused.changes, refused.events
+        verdict = policy.verdict(events)
+    warnings = []
+    if mode == "failover":
+        warnings.append(
+            "failover mode: the old group is not asked to step back; it may still serve until fixed"
+        )
+    moves = primary_moves(topology.databases, current, target) if target else ()
+    db_blockers = [
+        f"database pair {m.pair} has no cluster in the active groups {', '.join(target)}: "
+        "its writes would have nowhere to go"
+        for m in moves
+        if m.to_group is None
+    ]
+    if mode == "failover":
+        warnings += [
+            f"database pair {m.pair}: {m.to_group} is promoted without a demotion token; writes "
+            f"{m.from_group} had not shipped are lost, and {m.from_group} is fenced until rebuilt"
+            for m in moves
+            if m.to_group
+        ]
+    new_groups = tuple(g for g in target if g not in current)
+    # Health was measured once, just before the preview, for the policy pack: reuse it.
+    warnings += [c.problem() for c in policy.measurement.checks if not c.ok and c.group in new_groups]
+    warnings += unhealthy_endpoints(
+        topology, tuple(g for g in new_groups if g not in policy.measurement.groups)
+    )
+    warnings += verdict.warnings
+    plan = build_plan(
+        stack=stack,
+        kind=kind,
+        mode=mode,
+        from_groups=current,
+        to_groups=target,
+        changes=endpoint_changes(changes) if target else [],
+        warnings=warnings,
+        extra_blockers=db_blockers + list(verdict.blockers),
+        has_databases=bool(topology.databases),
+        databases=moves,
+    )
+    if overrides and NO_EMPTY_HOSTNAME in overrides:
+        plan = _override_empty_hostnames(plan, overrides[NO_EMPTY_HOSTNAME], verdict)
+    return DryRun(plan=plan, resource_changes=changes, topology=topology, policy=verdict)
+
+
+def _override_empty_hostnames(plan: SwitchPlan, reason: str, verdict: Verdict) -> SwitchPlan:
+    """The plan's own "hostname left with no targets" blockers follow the policy's override.
+
+    Invariant 3 and the no-empty-hostname policy are one rule, checked twice; overriding
+    the policy overrides both. (An empty active set cannot be overridden: it cannot even be
+    published, see topology validation.)
+    """
+    lowered = [b for b in plan.blockers if b not in verdict.blockers and "would be left with no targets" in b]
+    if not lowered:
+        return plan
+    return dataclasses.replace(
+        plan,
+        blockers=tuple(b for b in plan.blockers if b not in lowered),
+        warnings=plan.warnings + tuple(f"OVERRIDDEN ({NO_EMPTY_HOSTNAME}: {reason}): {b}" for b in lowered),
+    )

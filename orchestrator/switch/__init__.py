@@ -1,1 +1,0 @@
-"""The switch: impact preview, lease, make-before-break execution, resume and rollback."""
