@@ -23,8 +23,7 @@ from orchestrator.adapters.files.paths import stack_config_file  # noqa: E402
 from orchestrator.adapters.pulumi.configfile import planned_config  # noqa: E402
 from orchestrator.adapters.pulumi.stack import ProjectStack  # noqa: E402
 from orchestrator.domain.switch.steps import STEPS  # noqa: E402
-from orchestrator.services.switch.dryrun import dry_run  # noqa: E402
-from orchestrator.services.switch.run import SwitchRunner  # noqa: E402
+from orchestrator.interfaces.switch_wiring import switch_service  # noqa: E402
 from tests.e2e.project import TempProject  # noqa: E402
 
 ZONE = "bench.example.test"
