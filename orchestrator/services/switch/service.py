@@ -436,9 +436,10 @@ class SwitchService:
             lease.assert_held()
             if self._deletes_done:
                 return  # the flip's update ran the deletes after its creates and updates
-            # A resumed switch (the flip done by an earlier run), or nothing was deleted:
-            # one more update makes sure nothing of the old groups is left.
-            self.deps.engine.up(to_groups=None, message=self._message(record), fence=self._fence)
+            # A resumed switch (the flip done by an earlier run): the preflight planned from a
+            # refreshed state, so an update is needed only if that plan still changes something.
+            if any(c.op not in ("same", "read") for c in current.resource_changes):
+                self.deps.engine.up(to_groups=None, message=self._message(record), fence=self._fence)
 
     def _verify(self, record: Record, current: Preview) -> None:
         with self._step(record, S.VERIFY) as ctx:
