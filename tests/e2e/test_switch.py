@@ -439,6 +439,11 @@ def test_kill_9_in_the_middle_of_a_large_update_then_resume(big_project, dev_env
         proc = project.start("switch", "--stack", project.stack, "--to", "group-b", "--yes")
 
         def halfway() -> bool:
+            if proc.poll() is not None:  # over before we could catch it part way: say why
+                out, err = proc.communicate()
+                raise AssertionError(
+                    f"the switch exited {proc.returncode} first\n{out[-2000:]}\n{err[-2000:]}"
+                )
             flipped = sum(1 for h, v in _big_a_records(dev_env).items() if group_b.get(h) == v)
             return 0 < flipped < BIG_HOSTS
 
