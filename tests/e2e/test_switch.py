@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
 import time
 
 import pytest
@@ -14,7 +15,7 @@ from orchestrator.devenv import find_server
 from orchestrator.devenv.powerdns import ensure_zones
 from tests.e2e.dnsutil import query, wait_for
 from tests.e2e.prober import Prober
-from tests.e2e.project import HOSTS, LEASE, TempProject, demo_topology
+from tests.e2e.project import HOSTS, LEASE, ORCHESTRATOR, TempProject, demo_topology
 
 pytestmark = pytest.mark.e2e
 
@@ -436,14 +437,21 @@ def test_kill_9_in_the_middle_of_a_large_update_then_resume(big_project, dev_env
     pdns = find_server(dev_env.status, "powerdns")
     sample = [f"h{i}.{BIG_ZONE}" for i in range(0, BIG_HOSTS, 10)]
     with Prober(servers=[("powerdns", pdns["address"], pdns["port"], False, sample)]) as prober:
-        proc = project.start("switch", "--stack", project.stack, "--to", "group-b", "--yes")
+        # Output to a file, not a pipe: the report of 200 hostnames would fill a pipe nobody reads.
+        log = project.root / "switch.log"
+        with open(log, "w") as out:
+            proc = subprocess.Popen(
+                [ORCHESTRATOR, "switch", "--stack", project.stack, "--to", "group-b", "--yes"],
+                cwd=project.root,
+                env=project.env(),
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
 
         def halfway() -> bool:
             if proc.poll() is not None:  # over before we could catch it part way: say why
-                out, err = proc.communicate()
-                raise AssertionError(
-                    f"the switch exited {proc.returncode} first\n{out[-2000:]}\n{err[-2000:]}"
-                )
+                raise AssertionError(f"the switch exited {proc.returncode} first\n{log.read_text()[-3000:]}")
             flipped = sum(1 for h, v in _big_a_records(dev_env).items() if group_b.get(h) == v)
             return 0 < flipped < BIG_HOSTS
 
