@@ -89,7 +89,7 @@ def status(stack: str, as_json: bool, check: bool) -> None:
     from orchestrator.services.status import print_status, status_for_stack
 
     root = project_root()
-    report = status_for_stack(root, stack)
+    report = status_for_stack(root, stack, left_at=_departures(root, stack))
     if as_json:
         click.echo(json.dumps(report, indent=2, sort_keys=True))
     else:
@@ -98,6 +98,18 @@ def status(stack: str, as_json: bool, check: bool) -> None:
     publisher(root, stack).publish(live=True)
     if check and not report["in_sync"]:
         sys.exit(EXIT_DRIFT)
+
+
+def _departures(root: Path, stack: str) -> dict[str, float]:
+    """When each deactivated group's records left the zones, from the switch journal."""
+    from datetime import datetime
+
+    from orchestrator.adapters.files.journal import Journal
+
+    return {
+        g: datetime.fromisoformat(ts.replace("Z", "+00:00")).timestamp()
+        for g, ts in Journal.for_root(root).departures(stack).items()
+    }
 
 
 def _print_condition(condition: dict[str, Any] | None) -> None:
@@ -205,9 +217,11 @@ def _shell_quote(value: str) -> str:
 def _mount_dev() -> None:
     from orchestrator.interfaces.cli.dev import dev
     from orchestrator.interfaces.cli.switch import register
+    from orchestrator.interfaces.cli.watch import register as register_watch
 
     main.add_command(dev)
     register(main, stack_option)
+    register_watch(main, stack_option)
 
 
 _mount_dev()
