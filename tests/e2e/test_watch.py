@@ -17,12 +17,13 @@ import yaml
 
 from orchestrator.adapters.lease import lease_from_config
 from orchestrator.adapters.lease.board import Board
+from orchestrator.adapters.postgres import pg
 from orchestrator.devenv import find_server
 from orchestrator.devenv.ports import pick_tcp_port
 from tests.e2e.dnsutil import query, wait_for
 from tests.e2e.prober import Prober
 from tests.e2e.project import HOSTS, LEASE, TempProject, demo_topology
-from tests.e2e.test_databases import PAIR, Writer, rows_on, writable
+from tests.e2e.test_databases import PAIR, TABLE, Writer, rows_on, writable
 
 pytestmark = pytest.mark.e2e
 
@@ -74,6 +75,8 @@ def project(dev_env, tmp_path_factory, request):
     healthy(dev_env, "group-b", True)
     proj.run("up", "--stack", proj.stack, "--yes")
     wait_for(lambda: writable(dev_env, "group-a"), 60, "group-a to be the primary")
+    with pg.connect(dev_env.env.postgres_endpoint("group-a")) as conn:
+        conn.execute(f"CREATE TABLE IF NOT EXISTS {TABLE} (id bigint PRIMARY KEY)")
     yield proj
     healthy(dev_env, "group-a", True)
     healthy(dev_env, "group-b", True)
@@ -308,3 +311,27 @@ def test_readiness_drops_when_the_standby_database_stops(project, dev_env):
         finally:
             dev_env.env.start_postgres("group-b")
     assert serves(dev_env, project, "group-a"), "readiness is a dry-run: nothing moved"
+
+
+def test_migration_steps_group_a_back_and_status_says_when_it_is_safe_to_delete(project, dev_env):
+    write_stack(
+        project,
+        ["group-a"],
+        {**WATCH, "groups": {"group-a": {"publish": "when-no-other-records"}, "group-b": {"publish": "always"}}},
+    )
+    with watching(project, "--observer", "e2e-1"):
+        project.run("add-active-group", "--stack", project.stack, "group-b", "--yes")
+        wait_for(lambda: serves(dev_env, project, "group-b"), 240, "watch to step group-a back")
+    decision = events(project, "watch.decision")[0]
+    assert decision["kind"] == "migration" and decision["to_groups"] == ["group-b"]
+
+    def group_a() -> dict:
+        report = json.loads(project.run("status", "--stack", project.stack, "--json").stdout)
+        return next(g for g in report["groups"] if g["group"] == "group-a")
+
+    first = group_a()
+    assert not first["published"] and first["ttl"] == TTL
+    wait_for(lambda: group_a()["safe_to_delete"], TTL + 30, "group-a to be unpublished for longer than its TTL")
+    assert "safe to delete" in group_a()["summary"]
+    text = project.run("status", "--stack", project.stack).stdout
+    assert "group-a: unpublished for" in text and "safe to delete" in text, text

@@ -430,3 +430,27 @@ def test_ack_lifts_the_block_and_is_audited() -> None:
     lifted = acknowledge(board, audit, "local", "alice", "group-a checked")
     assert lifted is not None and lifted.switch_id == "sw-1" and board.blk is None
     assert audit.events[0][1]["reason"] == "group-a checked"
+
+
+def test_every_watch_metric_is_listed_typed_and_documented() -> None:
+    from pathlib import Path
+
+    from prometheus_client import generate_latest
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from orchestrator.services.watch.metrics import WATCH_METRIC_NAMES
+
+    m = WatchMetrics("local")
+    m.rules(settings().rules, 120)
+    m.readiness("group-b", ["x"], 1.0)
+    m.recovered({"total": 1.0}, 120)
+    m.block(5.0)
+    m.views({}, [("o1", {"group-a": DOWN})])
+    m.group_state.labels("local", "group-a").set(1)
+    families = {f.name: f.type for f in text_string_to_metric_families(generate_latest(m.registry).decode())}
+    names = {
+        (n + "_total" if t == "counter" else n): t for n, t in families.items() if not n.endswith("_created")
+    }
+    assert names == WATCH_METRIC_NAMES
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "watch.md").read_text()
+    assert [n for n in WATCH_METRIC_NAMES if f"`{n}`" not in doc] == []

@@ -171,7 +171,7 @@ class CliSwitches:
         return Unfinished(rec.id, holder, tuple(rec.to_groups), holder.startswith("watch."), alive)
 
 
-def _board(root: Path, stack: str) -> Board:
+def board_for(root: Path, stack: str) -> Board:
     from orchestrator.services.switch.run import lease_config  # the switch machinery: see StackFile
 
     return Board.for_lease(lease_from_config(lease_config(root, stack)), stack)
@@ -210,7 +210,7 @@ def register(main: click.Group, stack_option) -> None:  # noqa: ANN001
             observer=name,
             read_stack=StackFile(root, stack),
             prober=HttpProber(blind),
-            board=_board(root, stack),
+            board=board_for(root, stack),
             executor=CliSwitches(root, stack, name),
             audit=AuditLog(default_audit_log(root)),
             metrics=metrics,
@@ -257,7 +257,7 @@ def register(main: click.Group, stack_option) -> None:  # noqa: ANN001
         stack = ctx.obj["stack"]
         root = project_root()
         who = os.environ.get("ORCHESTRATOR_USER") or os.environ.get("USER") or "operator"
-        lifted = acknowledge(_board(root, stack), AuditLog(default_audit_log(root)), stack, who, reason)
+        lifted = acknowledge(board_for(root, stack), AuditLog(default_audit_log(root)), stack, who, reason)
         if lifted is None:
             click.echo(f"stack '{stack}': no anti-flap block was set; nothing to acknowledge.")
         else:
@@ -273,7 +273,7 @@ def register(main: click.Group, stack_option) -> None:  # noqa: ANN001
         """The board: each observer's verdict, the anti-flap block, the last automatic switch."""
         stack = ctx.obj["stack"]
         root = project_root()
-        board = _board(root, stack)
+        board = board_for(root, stack)
         block, last = board.block(), board.last_auto()
         doc: Mapping[str, object] = {
             "stack": stack,
