@@ -317,7 +317,7 @@ def test_migration_steps_group_a_back_and_status_says_when_it_is_safe_to_delete(
     write_stack(
         project,
         ["group-a"],
-        {**WATCH, "groups": {"group-a": {"publish": "when-no-other-records"}, "group-b": {"publish": "always"}}},
+        {**WATCH, "groups": {"group-a": {"publish": "when-no-other-records"}, "group-b": {}}},
     )
     with watching(project, "--observer", "e2e-1"):
         project.run("add-active-group", "--stack", project.stack, "group-b", "--yes")
@@ -331,7 +331,7 @@ def test_migration_steps_group_a_back_and_status_says_when_it_is_safe_to_delete(
 
     first = group_a()
     assert not first["published"] and first["ttl"] == TTL
-    wait_for(lambda: group_a()["safe_to_delete"], TTL + 30, "group-a to be unpublished for longer than its TTL")
+    wait_for(lambda: group_a()["safe_to_delete"], TTL + 30, "group-a to be unpublished for over its TTL")
     assert "safe to delete" in group_a()["summary"]
     text = project.run("status", "--stack", project.stack).stdout
     assert "group-a: unpublished for" in text and "safe to delete" in text, text
