@@ -130,6 +130,25 @@ def watching(project, *args: str, **env: str) -> Iterator[subprocess.Popen[str]]
                 proc.wait(timeout=10)
 
 
+def switch_ended(project, count: int) -> None:
+    """The switch goes on after the flip (cleanup, verify): wait until watch recorded how it ended."""
+    wait_for(
+        lambda: len(events(project, "watch.switch-result")) >= count,
+        240,
+        f"{count} switch(es) by watch to end",
+    )
+
+
+def story(project) -> str:
+    """What watch and its switches recorded: the message of a failed assertion."""
+    kinds = ("watch.", "recovery.", "failover.", "step.failed", "switchover.")
+    return "\n".join(
+        json.dumps({k: v for k, v in e.items() if k not in ("pid", "user")})
+        for e in events(project)
+        if e["type"].startswith(kinds)
+    )
+
+
 def board(dev_env, project) -> Board:
     return Board.for_lease(lease_from_config({**LEASE, "stateDir": str(dev_env.state_dir)}), project.stack)
 
@@ -144,6 +163,7 @@ def test_watch_fails_over_then_fails_back_only_after_ack(project, dev_env):
             sick_at = time.monotonic()
             healthy(dev_env, "group-a", False)
             wait_for(lambda: serves(dev_env, project, "group-b"), 240, "watch to fail over to group-b")
+            switch_ended(project, 1)
             took = time.monotonic() - sick_at
             wait_for(lambda: writable(dev_env, "group-b"), 60, "group-b to be the primary")
         finally:
@@ -151,7 +171,7 @@ def test_watch_fails_over_then_fails_back_only_after_ack(project, dev_env):
             writer.join(60)
         assert set(writer.committed) <= rows_on(dev_env, "group-b"), "a committed row was lost"
         recovery = events(project, "recovery.measured")
-        assert len(recovery) == 1, recovery
+        assert len(recovery) == 1, story(project)
         assert 0 < recovery[0]["total_s"] <= took + 1 and recovery[0]["within_rto"] is True
         decision = events(project, "watch.decision")[0]
         assert decision["kind"] == "failover" and decision["to_groups"] == ["group-b"]
@@ -168,6 +188,7 @@ def test_watch_fails_over_then_fails_back_only_after_ack(project, dev_env):
         out = project.run("watch", "--stack", project.stack, "ack", "--reason", "e2e: group-a checked")
         assert "lifted" in out.stdout
         wait_for(lambda: serves(dev_env, project, "group-a"), 240, "watch to fail back to group-a")
+        switch_ended(project, 2)
         wait_for(lambda: writable(dev_env, "group-a"), 60, "group-a to be the primary again")
     assert prober.queries > 50 and prober.failures == [], prober.failures[:10]
     kinds = [e["kind"] for e in events(project, "watch.switch-result") if e["result"] == "completed"]
@@ -214,6 +235,7 @@ def test_watch_waits_for_an_operators_lease_then_switches(project, dev_env):
             wait_for(
                 lambda: serves(dev_env, project, "group-b"), 240, "watch to switch once the lease is free"
             )
+            switch_ended(project, 1)
             # republish: false — group-a healthy again and acknowledged: no failback.
             healthy(dev_env, "group-a", True)
             project.run("watch", "--stack", project.stack, "ack", "--reason", "e2e")
@@ -239,7 +261,8 @@ def test_kill_9_of_watch_mid_switch_then_a_new_watch_finishes_it(project, dev_en
         marker.unlink(missing_ok=True)
         with watching(project, "--observer", "e2e-2"):
             wait_for(lambda: serves(dev_env, project, "group-b"), 240, "the new watch to finish the switch")
-            wait_for(lambda: bool(events(project, "watch.resumed")), 30, "the resume to be audited")
+            switch_ended(project, 1)
+            assert events(project, "watch.resumed"), story(project)
     assert prober.failures == [], prober.failures[:10]
     assert len(events(project, "switchover.requested")) == 1, (
         "the interrupted switch is resumed, not restarted"
@@ -322,6 +345,7 @@ def test_migration_steps_group_a_back_and_status_says_when_it_is_safe_to_delete(
     with watching(project, "--observer", "e2e-1"):
         project.run("add-active-group", "--stack", project.stack, "group-b", "--yes")
         wait_for(lambda: serves(dev_env, project, "group-b"), 240, "watch to step group-a back")
+        switch_ended(project, 1)
     decision = events(project, "watch.decision")[0]
     assert decision["kind"] == "migration" and decision["to_groups"] == ["group-b"]
 
