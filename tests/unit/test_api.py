@@ -35,6 +35,7 @@ class FakeBackend:
         self.metrics_obj = Metrics()
         self.executed = []
         self.records = {}
+        self.blockers: list[str] = []
 
     def dry_run(self, to_groups: tuple[str, ...], mode: str) -> dict[str, Any]:
         self.dry_runs.append((to_groups, mode))
@@ -55,6 +56,7 @@ class FakeBackend:
             from_groups=("group-a",),
             to_groups=tuple(sorted(set(to_groups))),
             changes=changes if "group-b" in to_groups else [],
+            extra_blockers=list(self.blockers),
         )
         return plan.to_dict()
 
