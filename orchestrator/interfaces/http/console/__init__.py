@@ -636,7 +636,7 @@ cookie derived from it for {SESSION_SECONDS // 3600} hours; the token itself is 
         recovery = s.get("recovery_seconds")
         elapsed = "" if recovery is None else f"recovery time {_secs(recovery)}"
         main = f"""
-<section aria-labelledby="sw"><h2 id="sw">Switch {h(s["id"])}</h2>
+<section aria-labelledby="sw"><h2 id="sw">Steps</h2>
 <p class="big">{h(s["kind"])} ({h(s["mode"])}): {h(_groups(s["from_groups"]))} &rarr;
 <strong>{h(_groups(s["to_groups"]))}</strong> &middot; plan <code>{h(s["fingerprint"])}</code></p>
 <p role="status" aria-live="polite">Status:
