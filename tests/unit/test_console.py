@@ -9,6 +9,8 @@ from typing import Any
 from urllib.parse import urlencode
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from orchestrator.interfaces.http.app import Api, Auth
 from orchestrator.interfaces.http.console import Console
@@ -215,3 +217,65 @@ def test_sign_out_needs_csrf_and_clears_the_cookie(app: Api) -> None:
         app, "POST", "/console/logout", urlencode({"csrf": csrf}).encode(), FORM | {"Cookie": cookie}
     )
     assert status == 303 and f"{SESSION_COOKIE}=;" in headers["Set-Cookie"]
+
+
+header_values = st.text(st.characters(min_codepoint=32, max_codepoint=126), max_size=60)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    method=st.sampled_from(["GET", "POST", "PUT", "DELETE", "HEAD", "OPTIONS"]),
+    path=st.one_of(
+        st.sampled_from(
+            [
+                "/",
+                "/console",
+                "/console/",
+                "/console/login",
+                "/console/logout",
+                "/console/switch",
+                "/console/switch?to=group-b",
+                "/console/switch?to=group-x&mode=nope",
+                "/console/history",
+                "/console/switches/sw-20261129T010203Z-abcdef",
+                "/console/switches/nope",
+                "/console/static/console.css",
+                "/console/static/nope",
+            ]
+        ),
+        st.text(st.characters(min_codepoint=33, max_codepoint=126), max_size=30).map(
+            lambda s: "/console/" + s
+        ),
+    ),
+    session=st.booleans(),
+    cookie=st.one_of(st.none(), header_values),
+    origin=st.one_of(st.none(), st.just("http://127.0.0.1:8082"), header_values),
+    body=st.one_of(
+        st.none(),
+        st.binary(max_size=200),
+        st.dictionaries(
+            st.sampled_from(["csrf", "to", "mode", "fingerprint", "reason", "token", "login_csrf", "owner"]),
+            header_values,
+            max_size=6,
+        ).map(lambda d: urlencode(d).encode()),
+    ),
+)
+def test_any_console_request_is_answered_without_a_server_error(
+    method: str, path: str, session: bool, cookie: str | None, origin: str | None, body: bytes | None
+) -> None:
+    backend = FakeBackend()
+    auth = Auth(TOKEN)
+    app = Api(backend, auth, Console(backend, auth, "e2e"))
+    headers = dict(FORM)
+    if session:
+        headers["Cookie"] = f"{SESSION_COOKIE}={auth.sessions.issue('owner').cookie}"
+    elif cookie is not None:
+        headers["Cookie"] = cookie
+    if origin is not None:
+        headers["Origin"] = origin
+    status, _, page = call(app, method, path, body, headers)
+    assert status < 500, (status, page[:300])
+    assert TOKEN.encode() not in page
+    if status == 200 and not path.startswith("/console/static/") and "/login" not in path:
+        assert session  # a page with content needs a session (or the bearer token)
+    assert backend.executed == []  # no generated request carries the session's CSRF token
