@@ -299,7 +299,6 @@ def test_keyboard_only_confirm_runs_the_switch_with_live_progress(
 
     project = at_group_a
     sign_in(browser, serve)
-    browser.save_screenshot(str(artifacts / "console-overview.png"))
     browser.get(f"{serve}/console/switch?to=group-b&mode=planned")
     fingerprint = report_on_page(browser)["fingerprint"]
     # Keyboard only: Tab from the top of the freshly loaded page reaches the reason, then Confirm.
@@ -366,6 +365,8 @@ def test_keyboard_only_confirm_runs_the_switch_with_live_progress(
     # The overview and the history show it.
     browser.get(f"{serve}/console/")
     assert browser.find_element(By.ID, "active-groups").text == "group-b"
+    assert "True" in browser.find_element(By.ID, "last-healthy").text
+    browser.save_screenshot(str(artifacts / "console-overview.png"))
     assert switch_id in browser.page_source
     browser.get(f"{serve}/console/history")
     assert switch_id in browser.page_source and "switchover.confirmed" in browser.page_source

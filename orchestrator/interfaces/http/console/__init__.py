@@ -636,13 +636,14 @@ cookie derived from it for {SESSION_SECONDS // 3600} hours; the token itself is 
         recovery = s.get("recovery_seconds")
         elapsed = "" if recovery is None else f"recovery time {_secs(recovery)}"
         main = f"""
-<section aria-labelledby="sw"><h2 id="sw">Steps</h2>
+<section aria-labelledby="sw">
 <p class="big">{h(s["kind"])} ({h(s["mode"])}): {h(_groups(s["from_groups"]))} &rarr;
 <strong>{h(_groups(s["to_groups"]))}</strong> &middot; plan <code>{h(s["fingerprint"])}</code></p>
 <p role="status" aria-live="polite">Status:
 <span id="switch-status" data-status="{h(s["status"])}">{_badge(s["status"])}</span>
 <span id="switch-elapsed">{h(elapsed)}</span>
 <span id="switch-error" class="error-text">{h(s.get("error") or "")}</span></p>
+<h2 id="sw">Steps</h2>
 <table class="steps" id="progress" data-url="/v1/switchovers/{h(s["id"])}"
  data-final="{"1" if final else ""}">
 <thead><tr><th scope="col">step</th><th scope="col">state</th><th scope="col">duration</th>
