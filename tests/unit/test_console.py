@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from http.cookies import SimpleCookie
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
@@ -279,3 +280,13 @@ def test_any_console_request_is_answered_without_a_server_error(
     if status == 200 and not path.startswith("/console/static/") and "/login" not in path:
         assert session  # a page with content needs a session (or the bearer token)
     assert backend.executed == []  # no generated request carries the session's CSRF token
+
+
+def test_the_console_guide_links_its_screenshots_and_is_linked_from_the_readme() -> None:
+    repo = Path(__file__).resolve().parents[2]
+    guide = (repo / "docs" / "console.md").read_text()
+    images = re.findall(r"\]\((img/[^)]+\.png)\)", guide)
+    assert sorted(images) == ["img/console-overview.png", "img/console-switch-running.png"]
+    for image in images:
+        assert (repo / "docs" / image).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "(docs/console.md)" in (repo / "README.md").read_text()
