@@ -46,6 +46,7 @@ ROLLBACK_COMPLETED = "rollback.completed"
 RESUME_REQUESTED = "resume.requested"
 POLICY_OVERRIDDEN = "policy.overridden"
 ACTIVE_GROUPS_CHANGED = "active-groups.changed"
+SWITCHOVER_CONFIRMED = "switchover.confirmed"
 # orchestrator watch (docs/watch.md)
 WATCH_STARTED = "watch.started"
 WATCH_DECISION = "watch.decision"
@@ -80,6 +81,7 @@ EVENT_TYPES: tuple[str, ...] = (
     RESUME_REQUESTED,
     POLICY_OVERRIDDEN,
     ACTIVE_GROUPS_CHANGED,
+    SWITCHOVER_CONFIRMED,
     WATCH_STARTED,
     WATCH_DECISION,
     WATCH_NO_QUORUM,
