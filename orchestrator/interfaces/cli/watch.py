@@ -172,7 +172,7 @@ class CliSwitches:
 
 
 def board_for(root: Path, stack: str) -> Board:
-    from orchestrator.services.switch.run import lease_config  # the switch machinery: see StackFile
+    from orchestrator.interfaces.switch_wiring import lease_config  # the switch machinery: see StackFile
 
     return Board.for_lease(lease_from_config(lease_config(root, stack)), stack)
 

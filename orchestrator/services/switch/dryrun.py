@@ -81,6 +81,7 @@ def dry_run(
     extra_env: dict[str, str] | None = None,
     on_output: Callable[[str], None] | None = None,
     overrides: Mapping[str, str] | None = None,
+    refresh: bool = True,
 ) -> DryRun:
     """Plan a change of the active set: `to_groups`, or `change(current)` for add/remove.
 
@@ -106,6 +107,7 @@ def dry_run(
                 on_output=on_output,
                 policy_packs=policy.packs,
                 policy_pack_configs=policy.configs,
+                refresh=refresh,
             )
         except PolicyViolations as refused:  # the report shows the changes and what refused them
             changes, events = refused.changes, refused.events
