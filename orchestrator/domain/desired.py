@@ -100,3 +100,9 @@ def desired_state(topology: Topology, active_groups: Iterable[str] | str) -> Des
         active_groups_txt=active_txt,
         registry=tuple(sorted(registry, key=lambda r: r.key)),
     )
+
+
+def candidates(topology: Topology) -> list[RecordSet]:
+    """Every record set any combination of groups could publish (all groups active): what a
+    reader of the live zones looks for, so that a stale record left by any group is found."""
+    return list(desired_state(topology, topology.group_names).all())

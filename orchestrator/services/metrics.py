@@ -38,8 +38,12 @@ import prometheus_client
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.exposition import choose_encoder, write_to_textfile
 
+from orchestrator.adapters.dns.livezone import read_live
 from orchestrator.adapters.files import audit as ev
 from orchestrator.adapters.files.audit import parse_ts
+from orchestrator.domain.desired import candidates
+from orchestrator.domain.kuadrant import FormatError, active_groups_by_zone, registry_entries
+from orchestrator.domain.names import TARGET_TYPES
 
 log = logging.getLogger(__name__)
 
@@ -420,20 +424,11 @@ class LiveView:
 
 def live_view(topology: Any, live: dict[str, Any]) -> LiveView:
     """Per (hostname, zone, group): does the group serve it now? From the live records only."""
-    from orchestrator.adapters.dns.livezone import candidates, registry_entries
-    from orchestrator.domain.kuadrant import FormatError, active_groups_txt_name, parse_active_groups_txt
-
-    target_types = ("A", "AAAA", "CNAME")
-    zone_active: dict[str, tuple[str, ...]] = {}
-    for zone in topology.zones:
-        rec = live.get(f"{zone.name}/{active_groups_txt_name(zone.name)}/TXT")
-        try:
-            zone_active[zone.name] = tuple(parse_active_groups_txt(rec.values[0])) if rec else ()
-        except (FormatError, IndexError):
-            zone_active[zone.name] = ()
+    readable, _ = active_groups_by_zone(live.values())
+    zone_active = {zone.name: readable.get(zone.name) or () for zone in topology.zones}
     entries: set[tuple[str, str, str, str]] = set()
     owned: dict[tuple[str, str, str], set[str]] = {}  # (host, zone, group) -> targets per registry
-    for rec, entry in registry_entries(live):
+    for rec, entry in registry_entries(live.values()):
         if isinstance(entry, FormatError):
             continue
         group = entry.group or ""
@@ -447,7 +442,7 @@ def live_view(topology: Any, live: dict[str, Any]) -> LiveView:
         targets.setdefault(key, set()).update(values)
     served: dict[tuple[str, str], set[str]] = {}
     for rs in candidates(topology):
-        if rs.type in target_types and (rec := live.get(rs.key)) is not None:
+        if rs.type in TARGET_TYPES and (rec := live.get(rs.key)) is not None:
             served.setdefault((rs.name, rs.zone), set()).update(rec.values)
     series = {}
     for (host, zone, group), want in targets.items():

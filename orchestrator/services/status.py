@@ -11,11 +11,17 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from orchestrator.adapters.dns.livezone import LiveRecord, candidates, read_live, registry_entries
+from orchestrator.adapters.dns.livezone import read_live
 from orchestrator.adapters.dns.query import query
 from orchestrator.adapters.local import local_environment
-from orchestrator.domain.desired import desired_state
-from orchestrator.domain.kuadrant import FormatError, active_groups_txt_name, parse_active_groups_txt
+from orchestrator.domain.desired import candidates, desired_state
+from orchestrator.domain.kuadrant import (
+    FormatError,
+    active_groups_key,
+    read_active_groups,
+    registry_entries,
+)
+from orchestrator.domain.records import RecordSet
 from orchestrator.domain.topology import Topology
 
 TARGET_TYPES = ("A", "AAAA", "CNAME")
@@ -41,7 +47,7 @@ def build_status(topology: Topology, active: tuple[str, ...], stack: str) -> dic
     registry_live: dict[str, Any] = {}
     owners: dict[tuple[str, str, str], dict[str, str]] = {}  # (zone, host, type) -> target -> group
     problems: list[str] = []
-    for rec, entry in registry_entries(live):
+    for rec, entry in registry_entries(live.values()):
         if isinstance(entry, FormatError):
             problems.append(f"registry record {rec.name} is unreadable: {entry}")
             continue
@@ -54,7 +60,7 @@ def build_status(topology: Topology, active: tuple[str, ...], stack: str) -> dic
         if rs.type not in TARGET_TYPES:
             continue
         want = desired.get(rs.key)
-        got: LiveRecord | None = live.get(rs.key)
+        got: RecordSet | None = live.get(rs.key)
         served = list(got.values) if got else []
         expected = list(want.values) if want else []
         row: dict[str, Any] = {
@@ -85,10 +91,10 @@ def build_status(topology: Topology, active: tuple[str, ...], stack: str) -> dic
     stale = sorted(k for k in registry_live if k not in desired or live[k].values != desired[k].values)
     zones = []
     for zone in topology.zones:
-        key = f"{zone.name}/{active_groups_txt_name(zone.name)}/TXT"
+        key = active_groups_key(zone.name)
         rec = live.get(key)
         try:
-            live_groups = list(parse_active_groups_txt(rec.values[0])) if rec else []
+            live_groups = list(read_active_groups(rec)) if rec else []
         except FormatError as exc:
             live_groups = []
             problems.append(f"{key}: {exc}")

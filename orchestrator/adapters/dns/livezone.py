@@ -7,45 +7,17 @@ any group is found, not only the ones the current plan expects.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 
 from orchestrator.adapters.dns.registry import LOCAL_PROVIDERS, client_for
-from orchestrator.domain.desired import desired_state
-from orchestrator.domain.kuadrant import (
-    ACTIVE_GROUPS_LABEL,
-    REGISTRY_PREFIX,
-    FormatError,
-    RegistryEntry,
-    parse_registry_txt,
-)
+from orchestrator.domain.desired import candidates
 from orchestrator.domain.records import RecordSet
 from orchestrator.domain.topology import Topology
 
 READ_PARALLELISM = 8
 
 
-@dataclass(frozen=True)
-class LiveRecord:
-    zone: str
-    name: str
-    type: str
-    ttl: int
-    values: tuple[str, ...]
-
-    @property
-    def key(self) -> str:
-        return f"{self.zone}/{self.name}/{self.type}"
-
-
-def candidates(topology: Topology) -> list[RecordSet]:
-    """Every record set any combination of groups could publish (all groups active)."""
-    everything = desired_state(topology, topology.group_names)
-    return list(everything.all())
-
-
-def read_live(topology: Topology) -> dict[str, LiveRecord]:
+def read_live(topology: Topology) -> dict[str, RecordSet]:
     """key -> what the zone's authoritative server serves (absent keys are not served)."""
     zones = {z.name: z for z in topology.zones}
     wanted = [rs for rs in candidates(topology) if zones[rs.zone].provider in LOCAL_PROVIDERS]
@@ -55,33 +27,14 @@ def read_live(topology: Topology) -> dict[str, LiveRecord]:
         if z.provider in LOCAL_PROVIDERS
     }
 
-    def read(rs: RecordSet) -> LiveRecord | None:
+    def read(rs: RecordSet) -> RecordSet | None:
         got = clients[rs.zone].get_rrset(rs.zone, rs.name, rs.type)
         if got is None:
             return None
         ttl, values = got
-        return LiveRecord(rs.zone, rs.name, rs.type, ttl, tuple(values))
+        return RecordSet(rs.zone, rs.name, rs.type, ttl, tuple(values))
 
     with ThreadPoolExecutor(max_workers=READ_PARALLELISM) as pool:
         found = [r for r in pool.map(read, wanted) if r is not None]
     return {r.key: r for r in found}
 
-
-def registry_entries(
-    live: Mapping[str, LiveRecord],
-) -> Iterator[tuple[LiveRecord, RegistryEntry | FormatError]]:
-    """The live registry TXT records (not the active-groups ones), each parsed, or why it is not."""
-    for rec in live.values():
-        if (
-            rec.type != "TXT"
-            or not rec.name.startswith(REGISTRY_PREFIX)
-            or rec.name.startswith(ACTIVE_GROUPS_LABEL)
-        ):
-            continue
-        try:
-            parsed: RegistryEntry | FormatError = parse_registry_txt(
-                rec.name, rec.values[0] if rec.values else ""
-            )
-        except FormatError as exc:
-            parsed = exc
-        yield rec, parsed
