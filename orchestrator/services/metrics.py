@@ -653,8 +653,6 @@ def _live_loader(root: Path, stack: str) -> tuple[Callable[[], Any], Callable[[A
         return load_stack(root, stack)[0]
 
     def read(topology: Any) -> dict[str, Any]:
-        from orchestrator.adapters.dns.livezone import read_live
-
         return read_live(topology)
 
     return load, read

@@ -6,6 +6,7 @@ import json
 import threading
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
 import pytest
 import requests
@@ -253,11 +254,10 @@ def test_the_override_audit_event_names_the_policy_the_reason_and_the_user(tmp_p
 
 def test_overriding_no_empty_hostname_also_lowers_the_plans_own_check_and_nothing_else():
     from orchestrator.domain.switch.plan import EndpointChange, build_plan
-    from orchestrator.services.switch.dryrun import _override_empty_hostnames
 
     gone = EndpointChange("DELETE", "app.example.test", "legacy.app.example.test", "A", ("127.0.10.9",), ())
     policy = P.verdict([P.Violation("target-group-healthy", "mandatory", "group group-b: 0 healthy")])
-    plan = build_plan(
+    common: dict[str, Any] = dict(
         stack="s",
         kind="switch",
         mode="planned",
@@ -266,8 +266,9 @@ def test_overriding_no_empty_hostname_also_lowers_the_plans_own_check_and_nothin
         changes=[gone],
         extra_blockers=list(policy.blockers),
     )
+    plan = build_plan(**common)
     assert len(plan.blockers) == 2
-    lowered = _override_empty_hostnames(plan, "INC-9: legacy is dead anyway", policy)
+    lowered = build_plan(**common, overrides={"no-empty-hostname": "INC-9: legacy is dead anyway"})
     assert lowered.blockers == ("policy target-group-healthy: group group-b: 0 healthy",)
     assert lowered.warnings == (
         "OVERRIDDEN (no-empty-hostname: INC-9: legacy is dead anyway): legacy.app.example.test A would be "

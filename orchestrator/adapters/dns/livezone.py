@@ -37,4 +37,3 @@ def read_live(topology: Topology) -> dict[str, RecordSet]:
     with ThreadPoolExecutor(max_workers=READ_PARALLELISM) as pool:
         found = [r for r in pool.map(read, wanted) if r is not None]
     return {r.key: r for r in found}
-

@@ -7,7 +7,6 @@ written, and Pulumi's preview does not write state.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,7 +20,7 @@ from orchestrator.domain.databases import primary_moves
 from orchestrator.domain.switch.plan import EndpointChange, SwitchPlan, build_plan
 from orchestrator.domain.topology import Topology, check_active_groups
 from orchestrator.services.deploy import change_rows, check_servers, load
-from orchestrator.services.policies import NO_EMPTY_HOSTNAME, Verdict, policy_run
+from orchestrator.services.policies import Verdict, policy_run
 
 HEALTH_TIMEOUT = 2.0
 
@@ -147,24 +146,6 @@ def dry_run(
         extra_blockers=db_blockers + list(verdict.blockers),
         has_databases=bool(topology.databases),
         databases=moves,
+        overrides=overrides,
     )
-    if overrides and NO_EMPTY_HOSTNAME in overrides:
-        plan = _override_empty_hostnames(plan, overrides[NO_EMPTY_HOSTNAME], verdict)
     return DryRun(plan=plan, resource_changes=changes, topology=topology, policy=verdict)
-
-
-def _override_empty_hostnames(plan: SwitchPlan, reason: str, verdict: Verdict) -> SwitchPlan:
-    """The plan's own "hostname left with no targets" blockers follow the policy's override.
-
-    Invariant 3 and the no-empty-hostname policy are one rule, checked twice; overriding
-    the policy overrides both. (An empty active set cannot be overridden: it cannot even be
-    published, see topology validation.)
-    """
-    lowered = [b for b in plan.blockers if b not in verdict.blockers and "would be left with no targets" in b]
-    if not lowered:
-        return plan
-    return dataclasses.replace(
-        plan,
-        blockers=tuple(b for b in plan.blockers if b not in lowered),
-        warnings=plan.warnings + tuple(f"OVERRIDDEN ({NO_EMPTY_HOSTNAME}: {reason}): {b}" for b in lowered),
-    )
