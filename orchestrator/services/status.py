@@ -11,9 +11,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from orchestrator.adapters.dns.livezone import read_live
-from orchestrator.adapters.dns.query import query
-from orchestrator.adapters.local import local_environment
 from orchestrator.domain.desired import candidates, desired_state
 from orchestrator.domain.kuadrant import (
     FormatError,
@@ -23,26 +20,21 @@ from orchestrator.domain.kuadrant import (
 )
 from orchestrator.domain.records import RecordSet
 from orchestrator.domain.topology import Topology
+from orchestrator.services.deploy import load
+from orchestrator.services.parts import Parts, installed
 
 TARGET_TYPES = ("A", "AAAA", "CNAME")
+RESOLVER_TIMEOUT = 3.0  # seconds; as `dig` would wait
 
 
-def _resolver() -> tuple[str, int] | None:
-    """The local environment's Unbound, when it runs (the client's cached view)."""
-    try:
-        server = local_environment().server("unbound")
-    except Exception:  # noqa: BLE001 — no local environment is a normal case
-        return None
-    if server and server.get("running"):
-        return server["address"], int(server["port"])
-    return None
-
-
-def build_status(topology: Topology, active: tuple[str, ...], stack: str) -> dict[str, Any]:
-    live = read_live(topology)
+def build_status(
+    topology: Topology, active: tuple[str, ...], stack: str, parts: Parts | None = None
+) -> dict[str, Any]:
+    parts = parts or installed()
+    live = parts.live_zone(topology)
     desired = desired_state(topology, active).by_key()
     dev_zones = {z.name for z in topology.zones if (z.settings or {}).get("server") == "dev"}
-    resolver = _resolver()
+    resolver = parts.resolver()  # the local environment's Unbound, when it runs
 
     registry_live: dict[str, Any] = {}
     owners: dict[tuple[str, str, str], dict[str, str]] = {}  # (zone, host, type) -> target -> group
@@ -73,7 +65,7 @@ def build_status(topology: Topology, active: tuple[str, ...], stack: str) -> dic
             "resolver": None,
         }
         if resolver and rs.zone in dev_zones:
-            rcode, values = query(*resolver, rs.name, rs.type, recursive=True)
+            rcode, values = parts.dns_query(*resolver, rs.name, rs.type, True, RESOLVER_TIMEOUT)
             row["resolver"] = {"rcode": rcode, "values": sorted(values)}
         drift = []
         if sorted(served) != sorted(expected):
@@ -145,12 +137,10 @@ def print_status(report: dict[str, Any], echo: Callable[[str], None]) -> None:
         echo(f"  - {p}")
 
 
-def status_for_stack(root: Path, stack: str) -> dict[str, Any]:
-    from orchestrator.services.deploy import load
-    from orchestrator.services.health import condition_for
-
-    topology, active = load(root, stack)
-    report = build_status(topology, active, stack)
+def status_for_stack(root: Path, stack: str, parts: Parts | None = None) -> dict[str, Any]:
+    parts = parts or installed()
+    topology, active = load(root, stack, parts)
+    report = build_status(topology, active, stack, parts)
     # The last post-switchover health (orchestrator.services.health): True/False/Unknown and one line.
-    report["last_switchover_healthy"] = condition_for(root, stack).to_dict()
+    report["last_switchover_healthy"] = parts.health_store.condition_for(root, stack).to_dict()
     return report

@@ -15,6 +15,7 @@ from orchestrator.adapters.dns.powerdns import PowerDNSClient
 from orchestrator.adapters.dns.rfc2136 import RFC2136Client
 from orchestrator.adapters.local import local_environment
 from orchestrator.domain.errors import ConfigError, EnvironmentProblem
+from orchestrator.domain.topology import Topology
 
 LOCAL_PROVIDERS = ("powerdns", "rfc2136")
 
@@ -104,3 +105,10 @@ def client_for(provider: str, zone: str, settings: Mapping[str, Any]) -> PowerDN
         f"'{provider}' is not served by a local dynamic provider",
         f"use one of {', '.join(LOCAL_PROVIDERS)} here; cloud providers use their Pulumi packages",
     )
+
+
+def check_zones(topology: Topology) -> None:
+    """Each local zone's server: reachable, our credentials accepted, the zone served."""
+    for zone in topology.zones:
+        if zone.provider in LOCAL_PROVIDERS:
+            client_for(zone.provider, zone.name, zone.settings).check_zone(zone.name)

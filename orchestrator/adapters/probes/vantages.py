@@ -19,8 +19,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from orchestrator.adapters.local import local_environment
+from orchestrator.domain.health_config import HealthConfig, Vantage
 from orchestrator.domain.topology import Topology
-from orchestrator.services.health.config import HealthConfig, Vantage
 
 RESOLV_CONF = Path("/etc/resolv.conf")
 LOCAL_ROLES = {"powerdns": "powerdns", "rfc2136": "bind"}
@@ -150,3 +150,14 @@ def vantages_for(
         if not any(v.covers(zone.name) for v in vantages) and not any(zone.name in p for p in problems):
             problems.append(f"zone {zone.name}: no vantage covers it")
     return vantages, problems
+
+
+def local_resolver() -> tuple[str, int] | None:
+    """The local environment's Unbound, when it runs (the client's cached view)."""
+    try:
+        server = local_server("unbound")
+    except Exception:  # noqa: BLE001 — no local environment is a normal case
+        return None
+    if server and server.get("running"):
+        return str(server["address"]), int(server["port"])
+    return None

@@ -12,6 +12,8 @@ import click
 
 from orchestrator.domain.errors import EXIT_DRIFT, EXIT_USAGE
 from orchestrator.interfaces.cli.util import handle_errors
+from orchestrator.interfaces.wiring import install_real_parts
+from orchestrator.services.parts import installed
 
 DEFAULT_STACK = "local"
 
@@ -31,6 +33,7 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
 def main(metrics_textfile: str | None) -> None:
     """Move traffic and database primaries between groups of clusters, safely."""
     warnings.showwarning = _show_warning
+    install_real_parts()  # every command's services get the real adapters (orchestrator/interfaces/wiring.py)
     if metrics_textfile:
         import os
 
@@ -84,12 +87,12 @@ def up(stack: str, yes: bool) -> None:
 @handle_errors
 def status(stack: str, as_json: bool, check: bool) -> None:
     """What the DNS servers serve now, who owns it (registry), and drift from the stack."""
-    from orchestrator.adapters.files.paths import project_root
     from orchestrator.services.metrics import publisher
     from orchestrator.services.status import print_status, status_for_stack
 
-    root = project_root()
-    report = status_for_stack(root, stack)
+    parts = installed()
+    root = parts.project_root()
+    report = status_for_stack(root, stack, parts)
     if as_json:
         click.echo(json.dumps(report, indent=2, sort_keys=True))
     else:
@@ -115,18 +118,18 @@ def _print_condition(condition: dict[str, Any] | None) -> None:
 @handle_errors
 def health(stack: str, as_json: bool, last: bool) -> None:
     """Post-switchover health: replicas, DNS at each vantage, latency, audit (exit 1 when False)."""
-    from orchestrator.adapters.files.paths import project_root
-    from orchestrator.services.health import FALSE, check_now, load_report
+    from orchestrator.services.health import FALSE, Deps, check_now
     from orchestrator.services.metrics import publisher
 
-    root = project_root()
+    parts = installed()
+    root = parts.project_root()
     if last:
-        report = load_report(root, stack)
+        report = parts.health_store.load_report(root, stack)
         if report is None:
             click.echo(f"No health report for stack '{stack}' yet: run `orchestrator health`.")
             return
     else:
-        report = check_now(root, stack)
+        report = check_now(root, stack, Deps(parts=parts))
         publisher(root, stack).publish(live=True)
     if as_json:
         click.echo(json.dumps(report.to_dict(), indent=2, sort_keys=True))
@@ -161,13 +164,13 @@ def serve(stack: str, host: str, port: int, token_file: Path | None) -> None:
     """HTTP API: /healthz, /metrics, dry-run, health and status (read-only; never executes a switch)."""
     import logging
 
-    from orchestrator.adapters.files.paths import project_root
     from orchestrator.interfaces.http.server import load_token, run
     from orchestrator.services.deploy import load
 
-    root = project_root()
+    parts = installed()
+    root = parts.project_root()
     token = load_token(token_file)
-    load(root, stack)  # a bad stack fails here, before listening
+    load(root, stack, parts)  # a bad stack fails here, before listening
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     run(root, stack, host=host, port=port, token=token, echo=lambda m: click.echo(m, err=True))
 

@@ -11,8 +11,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import requests
-
 from orchestrator.adapters.files.paths import stack_config_file
 from orchestrator.adapters.pulumi.configfile import planned_config
 from orchestrator.adapters.pulumi.stack import PolicyViolations, ProjectStack, ResourceChange
@@ -22,8 +20,6 @@ from orchestrator.domain.topology import Topology, check_active_groups
 from orchestrator.services.deploy import change_rows, check_servers, load
 from orchestrator.services.policies import Verdict, policy_run
 
-HEALTH_TIMEOUT = 2.0
-
 
 @dataclass
 class DryRun:
@@ -31,28 +27,6 @@ class DryRun:
     resource_changes: list[ResourceChange]  # the engine's view (URNs), for targeting the flip
     topology: Topology
     policy: Verdict = field(default_factory=Verdict)  # the policy pack's verdict on this preview
-
-
-def unhealthy_endpoints(topology: Topology, groups: tuple[str, ...]) -> list[str]:
-    """Health of the groups being activated, measured now (advice until the policy pack decides)."""
-    problems = []
-    for group in topology.groups:
-        if group.name not in groups:
-            continue
-        for ep in group.endpoints:
-            for target, url in ep.health_urls():
-                try:
-                    code = requests.get(url, timeout=HEALTH_TIMEOUT).status_code
-                except requests.RequestException as exc:
-                    problems.append(
-                        f"{group.name} endpoint {ep.hostname} target {target}: {url} unreachable ({exc})"
-                    )
-                    continue
-                if code >= 300:
-                    problems.append(
-                        f"{group.name} endpoint {ep.hostname} target {target}: {url} answered {code}"
-                    )
-    return problems
 
 
 def endpoint_changes(changes: list[ResourceChange]) -> list[EndpointChange]:
@@ -131,9 +105,7 @@ def dry_run(
     new_groups = tuple(g for g in target if g not in current)
     # Health was measured once, just before the preview, for the policy pack: reuse it.
     warnings += [c.problem() for c in policy.measurement.checks if not c.ok and c.group in new_groups]
-    warnings += unhealthy_endpoints(
-        topology, tuple(g for g in new_groups if g not in policy.measurement.groups)
-    )
+    warnings += policy.health_problems(g for g in new_groups if g not in policy.measurement.groups)
     warnings += verdict.warnings
     plan = build_plan(
         stack=stack,
