@@ -15,6 +15,7 @@ from orchestrator.adapters.files import audit as ev
 from orchestrator.adapters.files.audit import AuditLog
 from orchestrator.domain.desired import desired_state
 from orchestrator.domain.records import RecordSet
+from orchestrator.interfaces.wiring import real_parts
 from orchestrator.services.metrics import (
     METRIC_NAMES,
     AuditFold,
@@ -255,7 +256,7 @@ def test_health_status_is_a_state_set_per_check(tmp_path: Path) -> None:
     )
     save_report(tmp_path, report)
     m = Metrics()
-    update_health(m, tmp_path, "e2e")
+    update_health(m, tmp_path, "e2e", real_parts())
     assert (
         value(m, "orchestrator_health_check_status", stack="e2e", check="latency-normal", status="False") == 1
     )
