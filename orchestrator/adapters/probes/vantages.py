@@ -16,14 +16,13 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
+from orchestrator.adapters.dns.registry import LOCAL, zone_dns_server
 from orchestrator.adapters.local import local_environment
 from orchestrator.domain.health_config import HealthConfig, Vantage
 from orchestrator.domain.topology import Topology
 
 RESOLV_CONF = Path("/etc/resolv.conf")
-LOCAL_ROLES = {"powerdns": "powerdns", "rfc2136": "bind"}
 
 
 LocalServer = Callable[[str], Mapping[str, Any] | None]
@@ -38,7 +37,8 @@ def local_vantages(topology: Topology, server: LocalServer) -> list[Vantage]:
     """The local environment's servers for the topology's `server: dev` zones."""
     dev = [z for z in topology.zones if (z.settings or {}).get("server") == "dev"]
     out: list[Vantage] = []
-    for provider, role in LOCAL_ROLES.items():
+    for provider, local in LOCAL.items():
+        role = local.dev_role
         zones = tuple(z.name for z in dev if z.provider == provider)
         found = server(role)
         if zones and found and found.get("running"):
@@ -89,27 +89,9 @@ def production_vantages(
     out: list[Vantage] = []
     problems: list[str] = []
     for zone in zones:
-        settings = zone.settings or {}
-        if zone.provider == "rfc2136" and settings.get("address"):
-            out.append(
-                Vantage(
-                    f"rfc2136:{zone.name}",
-                    str(settings["address"]),
-                    int(settings.get("port", 53)),
-                    False,
-                    (zone.name,),
-                )
-            )
+        if (where := zone_dns_server(zone)) is not None:
+            out.append(Vantage(f"{zone.provider}:{zone.name}", where[0], where[1], False, (zone.name,)))
             continue
-        if zone.provider == "powerdns" and settings.get("apiUrl"):
-            host = urlsplit(str(settings["apiUrl"])).hostname
-            if host:
-                out.append(
-                    Vantage(
-                        f"powerdns:{zone.name}", host, int(settings.get("dnsPort", 53)), False, (zone.name,)
-                    )
-                )
-                continue
         try:
             servers = discover(zone.name)
         except Exception as exc:  # noqa: BLE001 — any resolver failure leaves the zone uncovered
