@@ -15,9 +15,11 @@ from orchestrator.domain.records import RecordSet
 from orchestrator.domain.topology import Topology
 
 READ_PARALLELISM = 8
+# What a server serves is the domain's one record-set type (the name reads better here).
+LiveRecord = RecordSet
 
 
-def read_live(topology: Topology) -> dict[str, RecordSet]:
+def read_live(topology: Topology) -> dict[str, LiveRecord]:
     """key -> what the zone's authoritative server serves (absent keys are not served)."""
     zones = {z.name: z for z in topology.zones}
     wanted = [rs for rs in candidates(topology) if zones[rs.zone].provider in LOCAL_PROVIDERS]
@@ -27,12 +29,12 @@ def read_live(topology: Topology) -> dict[str, RecordSet]:
         if z.provider in LOCAL_PROVIDERS
     }
 
-    def read(rs: RecordSet) -> RecordSet | None:
+    def read(rs: RecordSet) -> LiveRecord | None:
         got = clients[rs.zone].get_rrset(rs.zone, rs.name, rs.type)
         if got is None:
             return None
         ttl, values = got
-        return RecordSet(rs.zone, rs.name, rs.type, ttl, tuple(values))
+        return LiveRecord(rs.zone, rs.name, rs.type, ttl, tuple(values))
 
     with ThreadPoolExecutor(max_workers=READ_PARALLELISM) as pool:
         found = [r for r in pool.map(read, wanted) if r is not None]

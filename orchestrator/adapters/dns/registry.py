@@ -144,14 +144,13 @@ def zone_dns_server(zone: Zone) -> tuple[str, int] | None:
 
 
 def client_for(provider: str, zone: str, settings: Mapping[str, Any]) -> PowerDNSClient | RFC2136Client:
-    local = LOCAL.get(provider)
-    if local is None:
-        raise ConfigError(
-            f"zones[{zone}].provider",
-            f"'{provider}' is not served by a local dynamic provider",
-            f"use one of {', '.join(LOCAL_PROVIDERS)} here; cloud providers use their Pulumi packages",
-        )
-    return local.client(zone, settings)
+    if provider in LOCAL:
+        return LOCAL[provider].client(zone, settings)
+    raise ConfigError(
+        f"zones[{zone}].provider",
+        f"'{provider}' is not served by a local dynamic provider",
+        f"use one of {', '.join(LOCAL_PROVIDERS)} here; cloud providers use their Pulumi packages",
+    )
 
 
 def check_zones(topology: Topology) -> None:
