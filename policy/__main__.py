@@ -20,6 +20,9 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from pulumi_policy import EnforcementLevel, PolicyConfigSchema, PolicyPack, StackValidationPolicy
+from pulumi_policy.proxy import UnknownValueError
+
 from orchestrator.domain.policies import POLICIES, PolicySpec, plain, thresholds_from_json, view_of
 
 PACK_NAME = "failover-preconditions"
@@ -33,8 +36,6 @@ def load_thresholds(path: Path = CONFIG_FILE) -> dict[str, dict[str, Any]]:
 
 def _validator(spec: PolicySpec) -> Callable[[Any, Callable[..., None]], None]:
     def validate(args: Any, report_violation: Callable[..., None]) -> None:
-        # Imported here: pulumi_policy is only needed (and only installed) where the pack runs.
-        from pulumi_policy.proxy import UnknownValueError
 
         config = plain(args.get_config() or {})
         try:
@@ -51,7 +52,6 @@ def _validator(spec: PolicySpec) -> Callable[[Any, Callable[..., None]], None]:
 
 
 def build_policies(thresholds: Mapping[str, Mapping[str, Any]]) -> list[Any]:
-    from pulumi_policy import EnforcementLevel, PolicyConfigSchema, StackValidationPolicy
 
     out = []
     for spec in POLICIES:
@@ -74,7 +74,6 @@ def build_policies(thresholds: Mapping[str, Mapping[str, Any]]) -> list[Any]:
 
 
 def main() -> None:
-    from pulumi_policy import EnforcementLevel, PolicyPack
 
     # No initial_config: pulumi-policy 1.21 sends a config without an enforcement level as
     # "advisory", which would silently weaken a mandatory policy. Levels live on the policies.

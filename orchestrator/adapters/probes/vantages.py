@@ -17,6 +17,8 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+import dns.resolver
+
 from orchestrator.adapters.dns.registry import LOCAL, zone_dns_server
 from orchestrator.adapters.local import local_environment
 from orchestrator.domain.health_config import HealthConfig, Vantage
@@ -66,7 +68,6 @@ def system_resolvers(path: Path = RESOLV_CONF) -> list[str]:
 
 def discover_name_servers(zone: str, timeout: float = 3.0) -> list[tuple[str, str]]:
     """(ns name, address) for each name server of the zone, through the host's resolver."""
-    import dns.resolver
 
     resolver = dns.resolver.Resolver()
     resolver.lifetime = timeout

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import logging
+import os
+import shlex
 import sys
 import warnings
 from pathlib import Path
@@ -10,10 +13,20 @@ from typing import Any
 
 import click
 
+from orchestrator.adapters.files.paths import project_root
+from orchestrator.adapters.pulumi.environment import DEFAULT_LOCAL_PASSPHRASE, engine_env
 from orchestrator.domain.errors import EXIT_DRIFT, EXIT_USAGE
+from orchestrator.interfaces.cli.dev import dev
+from orchestrator.interfaces.cli.switch import register
 from orchestrator.interfaces.cli.util import handle_errors
+from orchestrator.interfaces.http.server import load_token, run
 from orchestrator.interfaces.wiring import install_real_parts
+from orchestrator.services import deploy
+from orchestrator.services.deploy import load
+from orchestrator.services.health import FALSE, Deps, check_now
+from orchestrator.services.metrics import publisher
 from orchestrator.services.parts import installed
+from orchestrator.services.status import print_status, status_for_stack
 
 DEFAULT_STACK = "local"
 
@@ -35,8 +48,6 @@ def main(metrics_textfile: str | None) -> None:
     warnings.showwarning = _show_warning
     install_real_parts()  # every command's services get the real adapters (orchestrator/interfaces/wiring.py)
     if metrics_textfile:
-        import os
-
         os.environ["ORCHESTRATOR_METRICS_TEXTFILE"] = metrics_textfile  # read by every command's publisher
 
 
@@ -51,8 +62,6 @@ stack_option = click.option(
 @handle_errors
 def preview(stack: str, as_json: bool) -> None:
     """Show what `up` would change (a real Pulumi preview; nothing is written)."""
-    from orchestrator.services import deploy
-
     report = deploy.preview(stack, stream=None if as_json else click.echo)
     if as_json:
         click.echo(json.dumps(report, indent=2, sort_keys=True))
@@ -66,8 +75,6 @@ def preview(stack: str, as_json: bool) -> None:
 @handle_errors
 def up(stack: str, yes: bool) -> None:
     """Deploy the stack: make the DNS servers serve what stacks/ describes."""
-    from orchestrator.services import deploy
-
     report = deploy.preview(stack, stream=None)
     deploy.print_changes(report, click.echo)
     if not report["changes"]:
@@ -87,9 +94,6 @@ def up(stack: str, yes: bool) -> None:
 @handle_errors
 def status(stack: str, as_json: bool, check: bool) -> None:
     """What the DNS servers serve now, who owns it (registry), and drift from the stack."""
-    from orchestrator.services.metrics import publisher
-    from orchestrator.services.status import print_status, status_for_stack
-
     parts = installed()
     root = parts.project_root()
     report = status_for_stack(root, stack, parts)
@@ -118,9 +122,6 @@ def _print_condition(condition: dict[str, Any] | None) -> None:
 @handle_errors
 def health(stack: str, as_json: bool, last: bool) -> None:
     """Post-switchover health: replicas, DNS at each vantage, latency, audit (exit 1 when False)."""
-    from orchestrator.services.health import FALSE, Deps, check_now
-    from orchestrator.services.metrics import publisher
-
     parts = installed()
     root = parts.project_root()
     if last:
@@ -162,11 +163,6 @@ def health(stack: str, as_json: bool, last: bool) -> None:
 @handle_errors
 def serve(stack: str, host: str, port: int, token_file: Path | None) -> None:
     """HTTP API: /healthz, /metrics, dry-run, health and status (read-only; never executes a switch)."""
-    import logging
-
-    from orchestrator.interfaces.http.server import load_token, run
-    from orchestrator.services.deploy import load
-
     parts = installed()
     root = parts.project_root()
     token = load_token(token_file)
@@ -184,11 +180,6 @@ def engine() -> None:
 @handle_errors
 def engine_env_cmd() -> None:
     """Print shell exports for running `pulumi` by hand: eval "$(orchestrator engine env)"."""
-    import os
-
-    from orchestrator.adapters.files.paths import project_root
-    from orchestrator.adapters.pulumi.environment import DEFAULT_LOCAL_PASSPHRASE, engine_env
-
     env = engine_env(project_root(), warn=False)
     for key, value in sorted(env.items()):
         # A user's own passphrase stays out of the output; only the documented default is shown.
@@ -200,15 +191,10 @@ def engine_env_cmd() -> None:
 
 
 def _shell_quote(value: str) -> str:
-    import shlex
-
     return shlex.quote(value)
 
 
 def _mount_dev() -> None:
-    from orchestrator.interfaces.cli.dev import dev
-    from orchestrator.interfaces.cli.switch import register
-
     main.add_command(dev)
     register(main, stack_option)
 

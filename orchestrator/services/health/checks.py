@@ -38,6 +38,7 @@ from orchestrator.services.health.replicas import (  # noqa: F401 (re-exported: 
     replicas_healthy,
 )
 from orchestrator.services.health.sampling import Measurement, measure
+from orchestrator.services.history import parse_update_message
 
 TARGET_TYPES = ("A", "AAAA", "CNAME")
 PROBE_PARALLELISM = 16
@@ -285,7 +286,6 @@ def audit_posted(
     switch_id: str | None, fingerprint: str | None, history: Callable[[], list[Any]]
 ) -> CheckResult:
     """The stack history holds a succeeded update whose message names this switch."""
-    from orchestrator.services.history import parse_update_message
 
     if not switch_id:
         return CheckResult(

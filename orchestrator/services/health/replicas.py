@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from orchestrator.domain.databases import DatabasePair
+from orchestrator.domain.databases import DatabasePair, primary_group
 from orchestrator.domain.errors import OrchestratorError
 from orchestrator.domain.health import DEFERRED, FALSE, REPLICAS_HEALTHY, TRUE, UNKNOWN, CheckResult
 from orchestrator.domain.topology import Topology
@@ -128,7 +128,6 @@ def judge_pair(
     probe: WriteProbe,
 ) -> PairVerdict:
     """The verdict on one pair from one reading (a PairReading); probes the primaries' writes."""
-    from orchestrator.domain.databases import primary_group
 
     v = PairVerdict(pair.name, primary_group(pair, to_groups))
     name = pair.name
