@@ -26,49 +26,29 @@ from typing import Any
 from orchestrator.adapters.files.paths import state_dir
 from orchestrator.domain.timestamps import format_ts, parse_ts, utc_now  # noqa: F401 (re-exported)
 
-SWITCHOVER_REQUESTED = "switchover.requested"
-LEASE_ACQUIRED = "lease.acquired"
-LEASE_RENEWED = "lease.renewed"
-LEASE_LOST = "lease.lost"
-LEASE_RELEASED = "lease.released"
-LEASE_COLLISION = "lease.collision"
-PREFLIGHT_PASSED = "preflight.passed"
-PREFLIGHT_BLOCKED = "preflight.blocked"
-STEP_STARTED = "step.started"
-STEP_COMPLETED = "step.completed"
-STEP_FAILED = "step.failed"
-SWITCHOVER_COMPLETED = "switchover.completed"
-SWITCHOVER_FAILED = "switchover.failed"
-SWITCHOVER_NOOP = "switchover.noop"
-CONFIG_CHANGED_SINCE_PREVIEW = "config.changed-since-preview"
-ROLLBACK_REQUESTED = "rollback.requested"
-ROLLBACK_COMPLETED = "rollback.completed"
-RESUME_REQUESTED = "resume.requested"
-POLICY_OVERRIDDEN = "policy.overridden"
-ACTIVE_GROUPS_CHANGED = "active-groups.changed"
-
-# Stable names (docs/audit.md): never rename or remove one; add new ones at the end.
-EVENT_TYPES: tuple[str, ...] = (
-    SWITCHOVER_REQUESTED,
+# The event names are the audit port's vocabulary (orchestrator.ports.audit); re-exported here.
+from orchestrator.ports.audit import (  # noqa: F401
+    ACTIVE_GROUPS_CHANGED,
+    CONFIG_CHANGED_SINCE_PREVIEW,
+    EVENT_TYPES,
     LEASE_ACQUIRED,
-    LEASE_RENEWED,
+    LEASE_COLLISION,
     LEASE_LOST,
     LEASE_RELEASED,
-    LEASE_COLLISION,
-    PREFLIGHT_PASSED,
+    LEASE_RENEWED,
+    POLICY_OVERRIDDEN,
     PREFLIGHT_BLOCKED,
-    STEP_STARTED,
+    PREFLIGHT_PASSED,
+    RESUME_REQUESTED,
+    ROLLBACK_COMPLETED,
+    ROLLBACK_REQUESTED,
     STEP_COMPLETED,
     STEP_FAILED,
+    STEP_STARTED,
     SWITCHOVER_COMPLETED,
     SWITCHOVER_FAILED,
     SWITCHOVER_NOOP,
-    CONFIG_CHANGED_SINCE_PREVIEW,
-    ROLLBACK_REQUESTED,
-    ROLLBACK_COMPLETED,
-    RESUME_REQUESTED,
-    POLICY_OVERRIDDEN,
-    ACTIVE_GROUPS_CHANGED,
+    SWITCHOVER_REQUESTED,
 )
 
 # Keys every line carries; callers' fields may not shadow them.
