@@ -270,7 +270,7 @@ def replicas_healthy(
             "no database pairs in the topology: no replica to check",
         )
     limits = limits or ReplicaLimits()
-    if read is None or probe is None:
+    if read is None or probe is None:  # not given: the installed parts' (the local pair's)
         local_read, local_probe = installed().database_io()
         read, probe = read or local_read, probe or local_probe
     start = clock()

@@ -138,10 +138,12 @@ def run_checks(
     baseline_doc = store.load_baseline(root, switch_id)
     baseline = (baseline_doc or {}).get("urls") if baseline_doc else None
     vantages, problems = deps.vantages(topology, config, deps.local_server)
-    read, probe = deps.database_io() if topology.databases else (deps.replication, deps.write_probe)
     fresh = C.new_groups(from_groups, to_groups)
-    runners: dict[str, Callable[[], CheckResult]] = {
-        C.REPLICAS_HEALTHY: lambda: C.replicas_healthy(
+
+    def replicas() -> CheckResult:
+        # Inside the check: an environment that cannot be measured makes it Unknown, not a crash.
+        read, probe = deps.database_io() if topology.databases else (None, None)
+        return C.replicas_healthy(
             topology,
             tuple(to_groups),
             failover=failover,
@@ -151,7 +153,10 @@ def run_checks(
             timeout=deps.replica_timeout,
             clock=deps.clock,
             sleep=deps.sleep,
-        ),
+        )
+
+    runners: dict[str, Callable[[], CheckResult]] = {
+        C.REPLICAS_HEALTHY: replicas,
         C.DNS_PROBES: lambda: C.dns_probes(
             topology,
             from_groups,
