@@ -14,5 +14,5 @@ from typing import Any
 StackConfigSource = Callable[[Path, str], Mapping[str, Any]]
 # (root, stack) -> the stack's newest update summaries (Pulumi's UpdateSummary objects)
 StackHistory = Callable[[Path, str], list[Any]]
-# (root, stack) -> the stack's state (`pulumi stack export` deployment), None when empty
-StackState = Callable[[Path, str], Mapping[str, Any] | None]
+# the stack's engine (Parts.stack_engine) -> its state (`pulumi stack export` deployment)
+StackState = Callable[[Any], Mapping[str, Any] | None]

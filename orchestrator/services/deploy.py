@@ -71,7 +71,7 @@ def preview(
     topology, active = load(root, stack, parts)
     check_servers(topology, parts)
     project = parts.stack_engine(root, stack)
-    with policy_run(root, stack, topology, active, overrides, parts=parts) as policy:
+    with policy_run(root, project, topology, active, overrides, parts=parts) as policy:
         result, changes, events = project.preview(
             on_output=stream, policy_packs=policy.packs, policy_pack_configs=policy.configs
         )

@@ -14,12 +14,16 @@ from orchestrator.adapters.pulumi.stack import ProjectStack, translate_failure
 HISTORY_PAGE = 20
 
 
-def export_deployment(root: Path, stack: str) -> Mapping[str, Any] | None:
-    """`pulumi stack export`: the deployment (resources with their inputs and outputs)."""
+def export_deployment(project: ProjectStack) -> Mapping[str, Any] | None:
+    """`pulumi stack export`: the deployment (resources with their inputs and outputs).
+
+    Takes the caller's ProjectStack: the stack is already selected there, and selecting it
+    again would cost another engine run.
+    """
     try:
-        exported = ProjectStack(root, stack).stack().export_stack()
+        exported = project.stack().export_stack()
     except auto.errors.CommandError as exc:
-        raise translate_failure(exc, stack) from exc
+        raise translate_failure(exc, project.name) from exc
     return exported.deployment
 
 

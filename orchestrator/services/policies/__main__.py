@@ -26,7 +26,8 @@ def main(argv: list[str] | None = None) -> int:
         parts = installed()
         root = parts.project_root()
         topology, active = load(root, args.stack, parts)
-        with policy_run(root, args.stack, topology, active, parts=parts) as run:
+        engine = parts.stack_engine(root, args.stack)
+        with policy_run(root, engine, topology, active, parts=parts) as run:
             text = json.dumps(run.config, indent=1, sort_keys=True) + "\n"
     except OrchestratorError as err:
         print(err.render(), file=sys.stderr)

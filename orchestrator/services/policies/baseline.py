@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from orchestrator.domain.kuadrant import active_groups_of
@@ -54,5 +53,6 @@ def baseline_from_deployment(deployment: Mapping[str, Any] | None) -> Baseline:
     return Baseline(tuple(sorted(records, key=lambda r: (r.zone, r.name, r.type))))
 
 
-def baseline_from_state(root: Path, stack: str, state: StackState) -> Baseline:
-    return baseline_from_deployment(state(root, stack))
+def baseline_from_state(stack: Any, state: StackState) -> Baseline:
+    """The baseline of `stack` (its engine, Parts.stack_engine) read through the StackState port."""
+    return baseline_from_deployment(state(stack))

@@ -64,12 +64,12 @@ def policy_run(
     parts: Parts | None = None,
 ) -> Iterator[PolicyRun]:
     """Measure now (state, health of the groups `active` adds, replication of the database
-    pairs), write the config, clean up after. `stack` is the stack's name, or its engine."""
+    pairs), write the config, clean up after. `stack` is the stack's engine (Parts.stack_engine)."""
     parts = parts or installed()
-    name = stack if isinstance(stack, str) else stack.name
+    name = stack.name
     pack = pack_dir(root)
     limits = thresholds(pack)
-    baseline = baseline_from_state(root, name, parts.stack_state)
+    baseline = baseline_from_state(stack, parts.stack_state)
     activating = set(active) - set(baseline.active)
     measurement = measure_health(topology, activating, probe=parts.http_probe)
     config = build_config(
