@@ -7,7 +7,8 @@ environment) what a client behind the caching resolver sees.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ from orchestrator.domain.kuadrant import (
     read_active_groups,
     registry_entries,
 )
+from orchestrator.domain.publish import publications
 from orchestrator.domain.records import RecordSet
 from orchestrator.domain.topology import Topology
 from orchestrator.services.deploy import load
@@ -28,7 +30,12 @@ RESOLVER_TIMEOUT = 3.0  # seconds; as `dig` would wait
 
 
 def build_status(
-    topology: Topology, active: tuple[str, ...], stack: str, parts: Parts | None = None
+    topology: Topology,
+    active: tuple[str, ...],
+    stack: str,
+    left_at: Mapping[str, float] | None = None,
+    now: float | None = None,
+    parts: Parts | None = None,
 ) -> dict[str, Any]:
     parts = parts or installed()
     live = parts.live_zone(topology)
@@ -96,6 +103,10 @@ def build_status(
                 f"zone {zone.name} publishes active groups {live_groups or 'none'}, "
                 f"the stack says {sorted(active)}"
             )
+    served_groups = {g for h in hostnames for g in h["owners"].values() if g} | {
+        g for z in zones for g in z["active_groups"]
+    }
+    groups = publications(topology, served_groups, left_at or {}, time.time() if now is None else now)
     problems += [f"stale registry entry {k}" for k in stale]
     problems += [f"{h['name']} {h['type']}: {d}" for h in hostnames for d in h["drift"]]
     return {
@@ -104,6 +115,7 @@ def build_status(
         "zones": zones,
         "hostnames": hostnames,
         "stale_registry": stale,
+        "groups": [g.to_dict() for g in groups],
         "problems": problems,
         "in_sync": not problems,
     }
@@ -128,6 +140,11 @@ def print_status(report: dict[str, Any], echo: Callable[[str], None]) -> None:
             echo(f"{r['name']:<{width}} {r['type']:<5} {served:<44} {resolved:<24} {state}")
     if report["stale_registry"]:
         echo("\nStale registry entries: " + ", ".join(report["stale_registry"]))
+    unpublished = [g for g in report.get("groups", []) if not g["published"]]
+    if unpublished:
+        echo("\nGroups not published:")
+        for g in unpublished:
+            echo(f"  {g['summary']}")
     echo(
         "\nIn sync with the stack."
         if report["in_sync"]
@@ -137,10 +154,12 @@ def print_status(report: dict[str, Any], echo: Callable[[str], None]) -> None:
         echo(f"  - {p}")
 
 
-def status_for_stack(root: Path, stack: str, parts: Parts | None = None) -> dict[str, Any]:
+def status_for_stack(
+    root: Path, stack: str, left_at: Mapping[str, float] | None = None, parts: Parts | None = None
+) -> dict[str, Any]:
     parts = parts or installed()
     topology, active = load(root, stack, parts)
-    report = build_status(topology, active, stack, parts)
+    report = build_status(topology, active, stack, left_at, parts=parts)
     # The last post-switchover health (orchestrator.services.health): True/False/Unknown and one line.
     report["last_switchover_healthy"] = parts.health_store.condition_for(root, stack).to_dict()
     return report

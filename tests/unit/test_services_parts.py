@@ -49,9 +49,9 @@ def test_status_reads_the_live_zones_through_the_port_it_is_given() -> None:
         return served
 
     parts = _fake(live_zone=live, resolver=lambda: None)
-    report = build_status(topology, ("group-a",), "s", parts)
+    report = build_status(topology, ("group-a",), "s", parts=parts)
     assert seen == [topology] and report["in_sync"], report["problems"]
-    drifted = build_status(topology, ("group-b",), "s", parts)
+    drifted = build_status(topology, ("group-b",), "s", parts=parts)
     assert not drifted["in_sync"]
     assert (
         "zone app.example.test publishes active groups ['group-a'], the stack says ['group-b']"
@@ -77,7 +77,7 @@ def test_status_for_a_stack_takes_config_live_zones_and_health_from_the_parts(tm
     )
     topology, active = load(tmp_path, "s", parts)
     assert active == ("group-a",) and topology.group_names == ("group-a",)
-    report = status_for_stack(tmp_path, "s", parts)
+    report = status_for_stack(tmp_path, "s", parts=parts)
     assert report["last_switchover_healthy"] == NO_REPORT.to_dict()
     assert "www.app.example.test A: serves nothing, the stack wants ['127.0.10.1']" in report["problems"]
 

@@ -19,6 +19,7 @@ from orchestrator.domain.errors import EXIT_DRIFT, EXIT_USAGE
 from orchestrator.interfaces.cli.dev import dev
 from orchestrator.interfaces.cli.switch import register
 from orchestrator.interfaces.cli.util import handle_errors
+from orchestrator.interfaces.cli.watch import register as register_watch
 from orchestrator.interfaces.http.server import load_token, run
 from orchestrator.interfaces.wiring import install_real_parts
 from orchestrator.services import deploy
@@ -96,15 +97,68 @@ def status(stack: str, as_json: bool, check: bool) -> None:
     """What the DNS servers serve now, who owns it (registry), and drift from the stack."""
     parts = installed()
     root = parts.project_root()
-    report = status_for_stack(root, stack, parts)
+    report = status_for_stack(root, stack, left_at=_departures(root, stack), parts=parts)
+    report["watch"] = _watch_state(root, stack)
     if as_json:
         click.echo(json.dumps(report, indent=2, sort_keys=True))
     else:
         print_status(report, click.echo)
         _print_condition(report.get("last_switchover_healthy"))
+        _print_watch(report["watch"])
     publisher(root, stack).publish(live=True)
     if check and not report["in_sync"]:
         sys.exit(EXIT_DRIFT)
+
+
+def _watch_state(root: Path, stack: str) -> dict[str, Any] | None:
+    """The anti-flap block and the last automatic switch, when the stack has publish rules."""
+    from orchestrator.adapters.pulumi.stackconfig import stack_config
+    from orchestrator.domain.errors import OrchestratorError
+    from orchestrator.domain.publish import WATCH_KEY
+    from orchestrator.interfaces.cli.watch import board_for
+
+    if WATCH_KEY not in stack_config(root, stack):
+        return None
+    try:
+        board = board_for(root, stack)
+        block, last = board.block(), board.last_auto()
+    except OrchestratorError as exc:
+        return {"error": exc.what}
+    return {
+        "blocked": block.to_dict() if block else None,
+        "last_automatic_switch": last.to_dict() if last else None,
+    }
+
+
+def _print_watch(state: dict[str, Any] | None) -> None:
+    if not state:
+        return
+    if "error" in state:
+        click.echo(f"\nwatch: the board cannot be read ({state['error']})")
+        return
+    block, last = state["blocked"], state["last_automatic_switch"]
+    if last:
+        click.echo(
+            f"\nwatch: last automatic {last['kind']} {last['id']}: "
+            f"{', '.join(last['from'])} -> {', '.join(last['to'])}"
+        )
+    if block:
+        click.echo(
+            f"watch: automatic switches BLOCKED since {block['id']} "
+            "(lift: orchestrator watch ack --reason TEXT)"
+        )
+
+
+def _departures(root: Path, stack: str) -> dict[str, float]:
+    """When each deactivated group's records left the zones, from the switch journal."""
+    from datetime import datetime
+
+    from orchestrator.adapters.files.journal import Journal
+
+    return {
+        g: datetime.fromisoformat(ts.replace("Z", "+00:00")).timestamp()
+        for g, ts in Journal.for_root(root).departures(stack).items()
+    }
 
 
 def _print_condition(condition: dict[str, Any] | None) -> None:
@@ -160,15 +214,32 @@ def health(stack: str, as_json: bool, last: bool) -> None:
     type=click.Path(dir_okay=False, path_type=Path),
     help="File whose first line is the API token (else $ORCHESTRATOR_API_TOKEN[_FILE]).",
 )
+@click.option(
+    "--switch-grace",
+    default=120.0,
+    show_default=True,
+    type=click.FloatRange(0, 3600),
+    metavar="SECONDS",
+    help="On stop, wait this long for a switch started from the console before stopping it "
+    "(it is crash-safe: `switch --resume` finishes it).",
+)
 @handle_errors
-def serve(stack: str, host: str, port: int, token_file: Path | None) -> None:
-    """HTTP API: /healthz, /metrics, dry-run, health and status (read-only; never executes a switch)."""
+def serve(stack: str, host: str, port: int, token_file: Path | None, switch_grace: float) -> None:
+    """HTTP API and web console (/console/): dry-run, confirmed switches, progress, health, status."""
     parts = installed()
     root = parts.project_root()
     token = load_token(token_file)
     load(root, stack, parts)  # a bad stack fails here, before listening
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    run(root, stack, host=host, port=port, token=token, echo=lambda m: click.echo(m, err=True))
+    run(
+        root,
+        stack,
+        host=host,
+        port=port,
+        token=token,
+        echo=lambda m: click.echo(m, err=True),
+        grace=switch_grace,
+    )
 
 
 @main.group()
@@ -197,6 +268,7 @@ def _shell_quote(value: str) -> str:
 def _mount_dev() -> None:
     main.add_command(dev)
     register(main, stack_option)
+    register_watch(main, stack_option)
 
 
 _mount_dev()
