@@ -20,11 +20,11 @@ import os
 import socket
 import warnings
 from collections.abc import Iterable, Mapping
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from orchestrator.adapters.files.paths import state_dir
+from orchestrator.domain.timestamps import format_ts, parse_ts, utc_now  # noqa: F401 (re-exported)
 
 # The event names are the audit port's vocabulary (orchestrator.ports.audit); re-exported here.
 from orchestrator.ports.audit import (  # noqa: F401
@@ -71,23 +71,6 @@ SECRET_KEY_WORDS: tuple[str, ...] = ("secret", "password", "token", "key")
 
 AUDIT_LOG_ENV = "ORCHESTRATOR_AUDIT_LOG"
 USER_ENV = "ORCHESTRATOR_USER"
-
-
-def format_ts(moment: datetime) -> str:
-    """UTC ISO-8601 with milliseconds and a Z: sorts as text, parses everywhere (jq, Grafana)."""
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def parse_ts(text: str) -> datetime:
-    """The inverse of format_ts (any ISO-8601 form is accepted; naive means UTC)."""
-    moment = datetime.fromisoformat(text)
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-
-
-def utc_now() -> str:
-    return format_ts(datetime.now(UTC))
 
 
 def current_user() -> str:

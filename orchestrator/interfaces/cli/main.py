@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import logging
+import os
+import shlex
 import sys
 import warnings
 from pathlib import Path
@@ -10,8 +13,21 @@ from typing import Any
 
 import click
 
+from orchestrator.adapters.files.paths import project_root
+from orchestrator.adapters.pulumi.environment import DEFAULT_LOCAL_PASSPHRASE, engine_env
 from orchestrator.domain.errors import EXIT_DRIFT, EXIT_USAGE
+from orchestrator.interfaces.cli.dev import dev
+from orchestrator.interfaces.cli.switch import register
 from orchestrator.interfaces.cli.util import handle_errors
+from orchestrator.interfaces.cli.watch import register as register_watch
+from orchestrator.interfaces.http.server import load_token, run
+from orchestrator.interfaces.wiring import install_real_parts
+from orchestrator.services import deploy
+from orchestrator.services.deploy import load
+from orchestrator.services.health import FALSE, Deps, check_now
+from orchestrator.services.metrics import publisher
+from orchestrator.services.parts import installed
+from orchestrator.services.status import print_status, status_for_stack
 
 DEFAULT_STACK = "local"
 
@@ -31,9 +47,8 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
 def main(metrics_textfile: str | None) -> None:
     """Move traffic and database primaries between groups of clusters, safely."""
     warnings.showwarning = _show_warning
+    install_real_parts()  # every command's services get the real adapters (orchestrator/interfaces/wiring.py)
     if metrics_textfile:
-        import os
-
         os.environ["ORCHESTRATOR_METRICS_TEXTFILE"] = metrics_textfile  # read by every command's publisher
 
 
@@ -48,8 +63,6 @@ stack_option = click.option(
 @handle_errors
 def preview(stack: str, as_json: bool) -> None:
     """Show what `up` would change (a real Pulumi preview; nothing is written)."""
-    from orchestrator.services import deploy
-
     report = deploy.preview(stack, stream=None if as_json else click.echo)
     if as_json:
         click.echo(json.dumps(report, indent=2, sort_keys=True))
@@ -63,8 +76,6 @@ def preview(stack: str, as_json: bool) -> None:
 @handle_errors
 def up(stack: str, yes: bool) -> None:
     """Deploy the stack: make the DNS servers serve what stacks/ describes."""
-    from orchestrator.services import deploy
-
     report = deploy.preview(stack, stream=None)
     deploy.print_changes(report, click.echo)
     if not report["changes"]:
@@ -84,12 +95,9 @@ def up(stack: str, yes: bool) -> None:
 @handle_errors
 def status(stack: str, as_json: bool, check: bool) -> None:
     """What the DNS servers serve now, who owns it (registry), and drift from the stack."""
-    from orchestrator.adapters.files.paths import project_root
-    from orchestrator.services.metrics import publisher
-    from orchestrator.services.status import print_status, status_for_stack
-
-    root = project_root()
-    report = status_for_stack(root, stack, left_at=_departures(root, stack))
+    parts = installed()
+    root = parts.project_root()
+    report = status_for_stack(root, stack, left_at=_departures(root, stack), parts=parts)
     report["watch"] = _watch_state(root, stack)
     if as_json:
         click.echo(json.dumps(report, indent=2, sort_keys=True))
@@ -168,18 +176,15 @@ def _print_condition(condition: dict[str, Any] | None) -> None:
 @handle_errors
 def health(stack: str, as_json: bool, last: bool) -> None:
     """Post-switchover health: replicas, DNS at each vantage, latency, audit (exit 1 when False)."""
-    from orchestrator.adapters.files.paths import project_root
-    from orchestrator.services.health import FALSE, check_now, load_report
-    from orchestrator.services.metrics import publisher
-
-    root = project_root()
+    parts = installed()
+    root = parts.project_root()
     if last:
-        report = load_report(root, stack)
+        report = parts.health_store.load_report(root, stack)
         if report is None:
             click.echo(f"No health report for stack '{stack}' yet: run `orchestrator health`.")
             return
     else:
-        report = check_now(root, stack)
+        report = check_now(root, stack, Deps(parts=parts))
         publisher(root, stack).publish(live=True)
     if as_json:
         click.echo(json.dumps(report.to_dict(), indent=2, sort_keys=True))
@@ -221,15 +226,10 @@ def health(stack: str, as_json: bool, last: bool) -> None:
 @handle_errors
 def serve(stack: str, host: str, port: int, token_file: Path | None, switch_grace: float) -> None:
     """HTTP API and web console (/console/): dry-run, confirmed switches, progress, health, status."""
-    import logging
-
-    from orchestrator.adapters.files.paths import project_root
-    from orchestrator.interfaces.http.server import load_token, run
-    from orchestrator.services.deploy import load
-
-    root = project_root()
+    parts = installed()
+    root = parts.project_root()
     token = load_token(token_file)
-    load(root, stack)  # a bad stack fails here, before listening
+    load(root, stack, parts)  # a bad stack fails here, before listening
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     run(
         root,
@@ -251,11 +251,6 @@ def engine() -> None:
 @handle_errors
 def engine_env_cmd() -> None:
     """Print shell exports for running `pulumi` by hand: eval "$(orchestrator engine env)"."""
-    import os
-
-    from orchestrator.adapters.files.paths import project_root
-    from orchestrator.adapters.pulumi.environment import DEFAULT_LOCAL_PASSPHRASE, engine_env
-
     env = engine_env(project_root(), warn=False)
     for key, value in sorted(env.items()):
         # A user's own passphrase stays out of the output; only the documented default is shown.
@@ -267,16 +262,10 @@ def engine_env_cmd() -> None:
 
 
 def _shell_quote(value: str) -> str:
-    import shlex
-
     return shlex.quote(value)
 
 
 def _mount_dev() -> None:
-    from orchestrator.interfaces.cli.dev import dev
-    from orchestrator.interfaces.cli.switch import register
-    from orchestrator.interfaces.cli.watch import register as register_watch
-
     main.add_command(dev)
     register(main, stack_option)
     register_watch(main, stack_option)

@@ -29,8 +29,9 @@ from orchestrator.adapters.files.journal import Journal
 from orchestrator.adapters.files.paths import project_root
 from orchestrator.adapters.lease import lease_from_config
 from orchestrator.adapters.lease.board import Board
-from orchestrator.adapters.probes.http_dns import default_http_get, health_targets
+from orchestrator.adapters.probes.http_dns import default_http_get
 from orchestrator.adapters.pulumi.stackconfig import stack_config
+from orchestrator.domain.health import health_targets
 from orchestrator.domain.publish import KUADRANT_NAMES, WATCH_KEY, parse_watch_settings
 from orchestrator.domain.topology import Topology
 from orchestrator.interfaces.cli.util import handle_errors

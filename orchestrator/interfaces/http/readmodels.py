@@ -52,12 +52,14 @@ def record_summary(record: SwitchRecord) -> dict[str, Any]:
 
 def group_health(topology: Any, active: tuple[str, ...]) -> list[dict[str, Any]]:
     """One GET per health URL of every group (the same probe the health checks use)."""
-    from orchestrator.adapters.probes.http_dns import health_targets, measure
+    from orchestrator.adapters.probes.http_dns import default_http_get
+    from orchestrator.domain.health import health_targets
+    from orchestrator.services.health.sampling import measure
 
     groups = []
     for name in topology.group_names:
         targets = health_targets(topology, (name,))
-        found = measure(targets, samples=1, timeout=PROBE_TIMEOUT)
+        found = measure(targets, samples=1, timeout=PROBE_TIMEOUT, get=default_http_get)
         endpoints = [
             {
                 "url": t.url,
