@@ -220,6 +220,9 @@ def _exit_with_parent(interval: float = 0.5) -> None:
 
 
 def main() -> None:
+    # Watch the parent before anyone can learn our port: a parent killed right after reading
+    # it must not leave us taking its successor (init) for the engine.
+    _exit_with_parent()
     engine_address = sys.argv[-1] if len(sys.argv) > 1 and not sys.argv[-1].startswith("-") else ""
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=16),
@@ -229,7 +232,6 @@ def main() -> None:
     port = server.add_insecure_port("127.0.0.1:0")
     server.start()
     print(port, flush=True)
-    _exit_with_parent()
     try:
         server.wait_for_termination()
     except KeyboardInterrupt:
