@@ -17,12 +17,13 @@ from orchestrator.adapters.dns.registry import check_zones
 from orchestrator.adapters.files.audit import AuditLog, default_audit_log
 from orchestrator.adapters.files.health_store import FileHealthStore
 from orchestrator.adapters.files.journal import Journal
-from orchestrator.adapters.files.paths import project_root, state_dir
+from orchestrator.adapters.files.paths import project_root, stack_config_file, state_dir
 from orchestrator.adapters.postgres.measure import local_database_io
 from orchestrator.adapters.postgres.measure import measure as measure_replication
 from orchestrator.adapters.probes.http import http_probe
 from orchestrator.adapters.probes.http_dns import default_dns_query
 from orchestrator.adapters.probes.vantages import local_resolver, local_server, vantages_for
+from orchestrator.adapters.pulumi.configfile import planned_config
 from orchestrator.adapters.pulumi.stack import ProjectStack
 from orchestrator.adapters.pulumi.stackconfig import stack_config
 from orchestrator.adapters.pulumi.state import export_deployment, update_history
@@ -48,6 +49,7 @@ def real_parts() -> Parts:
         stack_state=export_deployment,
         stack_history=update_history,
         stack_engine=ProjectStack,
+        planned_config=lambda root, stack, groups: planned_config(stack_config_file(root, stack), groups),
         check_zones=check_zones,
         live_zone=read_live,
         resolver=local_resolver,

@@ -11,6 +11,7 @@ the local environment is found (orchestrator/adapters/local.py), so no service i
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from importlib.metadata import entry_points
 from pathlib import Path
@@ -40,6 +41,8 @@ class Parts:
     stack_state: StackState
     stack_history: StackHistory
     stack_engine: Callable[[Path, str], Any]  # (root, stack) -> the engine that previews and updates
+    # (root, stack, groups) -> a temporary copy of the stack file with that active set
+    planned_config: Callable[[Path, str, tuple[str, ...]], AbstractContextManager[Path]]
     check_zones: ZoneChecker
     live_zone: LiveZoneReader
     resolver: CachingResolver

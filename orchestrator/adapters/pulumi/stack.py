@@ -18,7 +18,8 @@ from pulumi import automation as auto
 
 from orchestrator.adapters.files.paths import stack_config_file
 from orchestrator.adapters.pulumi.environment import Engine, engine_env, locate_engine
-from orchestrator.domain.errors import EXIT_BLOCKED, ConflictError, OrchestratorError, UsageError
+from orchestrator.domain.errors import ConflictError, OrchestratorError, UsageError
+from orchestrator.ports.stack import PolicyViolations
 
 # Our errors travel through the dynamic-provider plugin as text: recover them.
 _PROVIDER_ERROR = re.compile(r"error: (?P<what>[^\n]+)\n\s+why: (?P<why>[^\n]+)\n\s+fix: (?P<fix>[^\n]+)")
@@ -93,32 +94,6 @@ def translate_failure(exc: auto.errors.CommandError, stack: str) -> Orchestrator
         detail if isinstance(detail, str) else detail[0],
         "read the engine output above; fix the cause and run again (nothing is left locked)",
     )
-
-
-class PolicyViolations(OrchestratorError):
-    """The policy pack refused the preview (mandatory violations); nothing was written.
-
-    Carries the engine events (the violations are among them, see orchestrator.services.policies)
-    and the resource changes the preview had planned, so that a report can show both.
-    """
-
-    exit_code = EXIT_BLOCKED
-
-    def __init__(self, stack: str, events: list[auto.EngineEvent], changes: list[ResourceChange]) -> None:
-        self.events = events
-        self.changes = changes
-        mandatory = [
-            # The engine's message is the policy's description, a newline, then the violation.
-            f"{pe.policy_name}: {' '.join(pe.message.strip().splitlines()[1:]) or pe.message.strip()}"
-            for pe in (ev.policy_event for ev in events)
-            if pe is not None and pe.enforcement_level in ("mandatory", "remediate")
-        ]
-        super().__init__(
-            f"the policy pack refused the change to stack '{stack}'",
-            "; ".join(dict.fromkeys(mandatory)),
-            "fix what the policy names; in an emergency override exactly that policy for one run: "
-            "--override-policy NAME --reason TEXT (docs/policies.md)",
-        )
 
 
 def _policy_refusal(events: list[auto.EngineEvent]) -> bool:

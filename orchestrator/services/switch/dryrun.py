@@ -11,25 +11,25 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from orchestrator.adapters.files.paths import stack_config_file
-from orchestrator.adapters.pulumi.configfile import planned_config
-from orchestrator.adapters.pulumi.stack import PolicyViolations, ProjectStack, ResourceChange
 from orchestrator.domain.databases import primary_moves
 from orchestrator.domain.switch.plan import EndpointChange, SwitchPlan, build_plan
 from orchestrator.domain.topology import Topology, check_active_groups
+from orchestrator.ports.stack import PolicyViolations
+from orchestrator.ports.switch import Change
 from orchestrator.services.deploy import change_rows, check_servers, load
+from orchestrator.services.parts import Parts, installed
 from orchestrator.services.policies import Verdict, policy_run
 
 
 @dataclass
 class DryRun:
     plan: SwitchPlan
-    resource_changes: list[ResourceChange]  # the engine's view (URNs), for targeting the flip
+    resource_changes: list[Change]  # the engine's view (URNs), for targeting the flip
     topology: Topology
     policy: Verdict = field(default_factory=Verdict)  # the policy pack's verdict on this preview
 
 
-def endpoint_changes(changes: list[ResourceChange]) -> list[EndpointChange]:
+def endpoint_changes(changes: list[Change]) -> list[EndpointChange]:
     return [
         EndpointChange(
             action=row["action"],
@@ -55,6 +55,7 @@ def dry_run(
     on_output: Callable[[str], None] | None = None,
     overrides: Mapping[str, str] | None = None,
     refresh: bool = True,
+    parts: Parts | None = None,
 ) -> DryRun:
     """Plan a change of the active set: `to_groups`, or `change(current)` for add/remove.
 
@@ -67,10 +68,11 @@ def dry_run(
     if target:
         check_active_groups(topology, list(target))
     check_servers(topology)
-    project = ProjectStack(root, stack)
+    parts = parts or installed()
+    project = parts.stack_engine(root, stack)
     planned = target or current
     with (
-        planned_config(stack_config_file(root, stack), planned) as cfg,
+        parts.planned_config(root, stack, planned) as cfg,
         policy_run(root, project, topology, planned, overrides, mode) as policy,
     ):
         try:
