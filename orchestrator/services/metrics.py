@@ -610,11 +610,10 @@ class DatabaseObserver:
 
 
 def update_journal(metrics: Metrics, root: Path, stack: str) -> None:
-    from orchestrator.adapters.files.journal import Journal
-    from orchestrator.adapters.files.paths import state_dir
+    from orchestrator.adapters.files.journal import journal_for
 
     try:
-        unfinished = Journal(state_dir(root) / "journal").unfinished(stack)
+        unfinished = journal_for(root).unfinished(stack)
     except Exception as exc:  # noqa: BLE001
         log.warning("reading the journal failed: %s", exc)
         return
@@ -640,11 +639,10 @@ def update_health(metrics: Metrics, root: Path, stack: str) -> None:
 
 def _journal_stack(root: Path) -> Callable[[str], str | None]:
     def stack_of(switch_id: str) -> str | None:
-        from orchestrator.adapters.files.journal import Journal
-        from orchestrator.adapters.files.paths import state_dir
+        from orchestrator.adapters.files.journal import journal_for
 
         try:
-            return Journal(state_dir(root) / "journal").load(switch_id).stack
+            return journal_for(root).load(switch_id).stack
         except Exception:  # noqa: BLE001
             return None
 

@@ -296,26 +296,14 @@ def register(main: click.Group, stack_option) -> None:  # noqa: ANN001
     @handle_errors
     def history(stack, as_json, limit) -> None:  # noqa: ANN001
         """Pulumi's stack history joined with the switch journal."""
-        from orchestrator.adapters.files.journal import Journal
-        from orchestrator.adapters.files.paths import project_root, state_dir
-        from orchestrator.adapters.pulumi.stack import ProjectStack
+        from orchestrator.adapters.files.journal import journal_for
+        from orchestrator.adapters.files.paths import project_root
+        from orchestrator.adapters.state.history import stack_updates
         from orchestrator.services.history import join_history
 
         root = project_root()
-        updates = []
-        for u in ProjectStack(root, stack).history(page_size=limit):
-            updates.append(
-                {
-                    "version": u.version,
-                    "kind": u.kind,
-                    "result": u.result,
-                    "message": u.message,
-                    "start_time": u.start_time.isoformat() if u.start_time else None,
-                    "end_time": u.end_time.isoformat() if u.end_time else None,
-                    "resource_changes": dict(u.resource_changes or {}),
-                }
-            )
-        rows = join_history(updates, Journal(state_dir(root) / "journal").list(stack=stack))[:limit]
+        updates = stack_updates(root, stack, limit)
+        rows = join_history(updates, journal_for(root).list(stack=stack))[:limit]
         if as_json:
             click.echo(json.dumps(rows, indent=2, sort_keys=True, default=str))
             return
@@ -395,10 +383,10 @@ def _rollback(
     mode: str,
     overrides: Mapping[str, str] | None = None,
 ) -> None:
-    from orchestrator.adapters.files.journal import Journal
-    from orchestrator.adapters.files.paths import project_root, state_dir
+    from orchestrator.adapters.files.journal import journal_for
+    from orchestrator.adapters.files.paths import project_root
 
-    journal = Journal(state_dir(project_root()) / "journal")
+    journal = journal_for(project_root())
     last = journal.unfinished(stack) or journal.last_completed(stack)
     if last is None:
         raise UsageError(

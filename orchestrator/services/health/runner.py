@@ -177,19 +177,14 @@ def check_now(root: Path, stack: str, deps: Deps | None = None, *, save: bool = 
     active set; its baseline and stack update are what latency-normal and audit-posted use.
     Without one, those checks say Unknown.
     """
-    from orchestrator.adapters.files.journal import Journal
-    from orchestrator.adapters.files.paths import state_dir
+    from orchestrator.adapters.files.journal import journal_for
     from orchestrator.services.deploy import load
     from orchestrator.services.health.config import health_config_for
 
     topology, active = load(root, stack)
     config = health_config_for(root, stack)
     last = next(
-        (
-            r
-            for r in Journal(state_dir(root) / "journal").list(stack)
-            if sorted(r.to_groups) == sorted(active)
-        ),
+        (r for r in journal_for(root).list(stack) if sorted(r.to_groups) == sorted(active)),
         None,
     )
     return run_checks(

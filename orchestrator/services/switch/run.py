@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from orchestrator.adapters.files import audit as ev
-from orchestrator.adapters.files.audit import AuditLog, default_audit_log
-from orchestrator.adapters.files.journal import Journal, SwitchRecord
+from orchestrator.adapters.files.audit import audit_for
+from orchestrator.adapters.files.journal import SwitchRecord, journal_for
 from orchestrator.adapters.files.paths import stack_config_file, state_dir
 from orchestrator.adapters.lease import LeaseCollision, LeaseKeeper, fence_env, lease_from_config
 from orchestrator.adapters.pulumi.configfile import planned_config, write_active_groups
@@ -125,8 +125,8 @@ class SwitchRunner:
         self.root = root
         self.stack = stack
         self.echo = echo
-        self.audit = AuditLog(default_audit_log(root))
-        self.journal = Journal(state_dir(root) / "journal")
+        self.audit = audit_for(root)
+        self.journal = journal_for(root)
         self.lease_cfg = lease_config(root, stack)
         self.metrics = metrics_publisher(root, stack)  # textfile of this run (no-op unless configured)
         # Break-glass policy overrides of this run ({policy: reason}; set by the CLI, never persisted).
