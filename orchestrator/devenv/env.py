@@ -656,6 +656,20 @@ class DevEnv:
         self.echo(f"state database: {statedb.backend_url(info['port'])} (password in {where})")
         return info
 
+    def start_state_db(self) -> tuple[str, Path]:
+        """Start the state database in a running environment (a no-op when it runs); its backend."""
+        with self._locked():
+            record = self._read_record()
+            if not record:
+                raise EnvironmentProblem(
+                    f"no local environment runs in {self.state_dir}",
+                    "the state database joins a running environment",
+                    "run `orchestrator dev up --state-db`",
+                )
+            if not self._alive(statedb.ROLE, record):
+                self._start_state_db(record, record.get("servers", {}).get(statedb.ROLE))
+        return self.state_backend()
+
     def state_backend(self) -> tuple[str, Path]:
         """(PULUMI_BACKEND_URL, PGPASSFILE) of the running state database."""
         record = self._read_record() or {}

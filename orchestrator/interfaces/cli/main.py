@@ -48,8 +48,10 @@ stack_option = click.option(
 @handle_errors
 def preview(stack: str, as_json: bool) -> None:
     """Show what `up` would change (a real Pulumi preview; nothing is written)."""
+    from orchestrator.adapters.state.activeset import require_current
     from orchestrator.services import deploy
 
+    require_current(stack)  # a stale checkout (shared backend) would preview undoing the last switch
     report = deploy.preview(stack, stream=None if as_json else click.echo)
     if as_json:
         click.echo(json.dumps(report, indent=2, sort_keys=True))
@@ -63,8 +65,10 @@ def preview(stack: str, as_json: bool) -> None:
 @handle_errors
 def up(stack: str, yes: bool) -> None:
     """Deploy the stack: make the DNS servers serve what stacks/ describes."""
+    from orchestrator.adapters.state.activeset import require_current
     from orchestrator.services import deploy
 
+    require_current(stack)  # a stale checkout (shared backend) would undo the last switch
     report = deploy.preview(stack, stream=None)
     deploy.print_changes(report, click.echo)
     if not report["changes"]:

@@ -36,11 +36,13 @@ def _change_active_set(
 ) -> None:
     from orchestrator.adapters.files import audit as ev
     from orchestrator.adapters.files.paths import project_root
+    from orchestrator.adapters.state.activeset import require_current
     from orchestrator.domain.switch.plan import check_fingerprint
     from orchestrator.services.switch.dryrun import dry_run
     from orchestrator.services.switch.run import PreflightBlocked, SwitchRunner
 
     root = project_root()
+    require_current(stack, root)  # a stale checkout (shared backend) would plan from the wrong groups
     reviewed = check_fingerprint(plan_fp) if plan_fp else None
     progress = (lambda m: click.echo(m, err=True)) if fmt != "table" else click.echo
     dry = dry_run(root, stack, kind=kind, to_groups=to_groups, change=change, mode=mode, overrides=overrides)
@@ -346,6 +348,7 @@ def register(main: click.Group, stack_option) -> None:  # noqa: ANN001
 def _resume(stack: str, yes: bool, overrides: Mapping[str, str] | None = None) -> None:
     from orchestrator.adapters.files import audit as ev
     from orchestrator.adapters.files.paths import project_root
+    from orchestrator.adapters.state.activeset import adopt_recorded
     from orchestrator.services.switch.dryrun import dry_run
     from orchestrator.services.switch.run import SwitchRunner
 
@@ -362,6 +365,7 @@ def _resume(stack: str, yes: bool, overrides: Mapping[str, str] | None = None) -
         f"next step: {runner.journal.next_step(record)}"
     )
     runner.audit.append(ev.RESUME_REQUESTED, switch_id=record.id, next_step=runner.journal.next_step(record))
+    adopt_recorded(root, stack, record, runner.audit)  # resumed from another checkout: its flip is live
     dry = dry_run(
         root,
         stack,
