@@ -192,3 +192,31 @@ def test_concurrent_audit_writers_lose_nothing_and_never_interleave(backend):
     both = [e for e in log.read(types=["step.started"]) if e["switch_id"] in sids]
     assert len(both) == writers * per_writer
     assert len({e["pid"] for e in both}) == writers
+
+
+def test_a_stack_moves_to_the_file_backend_and_back_with_its_history(team):
+    a, _ = team
+    url = a.backend["PULUMI_BACKEND_URL"]
+
+    def history(**env: str) -> list[tuple[int, str | None]]:
+        rows = json.loads(a.run("history", "--stack", STACK, "--json", "--limit", "100", **env).stdout)
+        return [(r["version"], r["switch_id"]) for r in rows if r["version"] is not None]
+
+    shared = history()
+    assert len(shared) >= 3 and any(sid for _, sid in shared)
+    out = a.run("backend", "move", "--stack", STACK, "--to", "file", "--json")
+    moved = json.loads(out.stdout)
+    assert moved["history_total"] == len(shared) and moved["journal_copied"] >= 1
+    assert "@" in moved["source"] and "password" not in out.stdout
+    on_file = history(PULUMI_BACKEND_URL="")
+    assert on_file == shared, "the same versions and switch ids on the file backend"
+    assert not a.run("preview", "--stack", STACK, "--json", PULUMI_BACKEND_URL="").stdout.count('"action"')
+    refused = a.run("backend", "move", "--stack", STACK, "--to", url, "--from", "file", check=False)
+    assert refused.returncode == 5 and "--replace" in refused.stderr, refused.stderr
+    back = json.loads(
+        a.run(
+            "backend", "move", "--stack", STACK, "--to", url, "--from", "file", "--replace", "--json"
+        ).stdout
+    )
+    assert back["history_copied"] == 0 and back["history_total"] == len(shared)
+    assert history() == shared

@@ -209,9 +209,11 @@ def _shell_quote(value: str) -> str:
 def _mount_dev() -> None:
     from orchestrator.interfaces.cli.dev import dev
     from orchestrator.interfaces.cli.switch import register
+    from orchestrator.interfaces.cli.team import register as register_team
 
     main.add_command(dev)
     register(main, stack_option)
+    register_team(main, stack_option)
 
 
 _mount_dev()
