@@ -220,3 +220,59 @@ def test_a_stack_moves_to_the_file_backend_and_back_with_its_history(team):
     )
     assert back["history_copied"] == 0 and back["history_total"] == len(shared)
     assert history() == shared
+
+
+def git(repo: Path, *args: str) -> str:
+    env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@e", "GIT_COMMITTER_NAME": "t"}
+    env["GIT_COMMITTER_EMAIL"] = "t@e"
+    return subprocess.run(
+        ["git", *args], cwd=repo, env=env, capture_output=True, text=True, check=True
+    ).stdout
+
+
+def test_ci_preview_of_a_pull_request_names_endpoints_and_the_refusing_policy(team, dev_env):
+    from orchestrator.adapters.pulumi.configfile import write_active_groups
+    from orchestrator.services.review import MARKER
+
+    a, _ = team
+    assert a.active() == ["group-a"]
+    repo = a.root
+    git(repo, "init", "-q", "-b", "main")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "base")
+    git(repo, "checkout", "-qb", "pr")
+    (repo / "README.md").write_text("a change no stack depends on\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "docs only")
+    script = str(Path(__file__).resolve().parents[2] / "scripts" / "ci" / "preview.py")
+
+    def ci(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, script, "--base", "main", *args],
+            cwd=repo,
+            env=a.env(),
+            capture_output=True,
+            text=True,
+        )
+
+    quiet = ci()
+    assert quiet.returncode == 0 and "no stack affected" in quiet.stdout, quiet.stderr
+    write_active_groups(a.stack_file, ("group-b",))  # the pull request: move traffic to group-b
+    git(repo, "commit", "-qam", "switch team to group-b")
+    assert ci("--list").stdout.split() == [STACK]
+    for address in dev_env.group_b:
+        dev_env.env.set_workload_health(address, False)
+    try:
+        proc = ci("--out", "comment.md")
+    finally:
+        for address in dev_env.group_b:
+            dev_env.env.set_workload_health(address, True)
+    assert proc.returncode == 7, proc.stderr
+    comment = (repo / "comment.md").read_text()
+    assert comment.startswith(MARKER) and f"stack `{STACK}` — REFUSED" in comment
+    for host in ("www.app.example.test", "shop.app.example.test", "api.svc.example.test"):
+        assert host in comment, comment
+    assert "policy target-group-healthy" in comment and "Blockers (mandatory)" in comment, comment
+    assert "fingerprint `" in comment
+    assert serves(dev_env, a.topology, "group-a"), "a preview changes nothing"
+    git(repo, "checkout", "-q", "main")  # the checkout's stack file is group-a again

@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from orchestrator.domain.errors import EXIT_DRIFT, EXIT_USAGE
+from orchestrator.domain.errors import EXIT_BLOCKED, EXIT_DRIFT, EXIT_USAGE
 from orchestrator.interfaces.cli.util import handle_errors
 
 DEFAULT_STACK = "local"
@@ -37,6 +37,13 @@ def main(metrics_textfile: str | None) -> None:
         os.environ["ORCHESTRATOR_METRICS_TEXTFILE"] = metrics_textfile  # read by every command's publisher
 
 
+def override_options(fn):  # noqa: ANN001, ANN202 — two options that only make sense together
+    fn = click.option("--reason", default=None, help="Why the policy may be bypassed now (audited).")(fn)
+    return click.option(
+        "--override-policy", default=None, metavar="NAME", help="Let this one policy's violations through."
+    )(fn)
+
+
 stack_option = click.option(
     "--stack", "-s", default=DEFAULT_STACK, show_default=True, help="Stack (stacks/Pulumi.<stack>.yaml)."
 )
@@ -45,15 +52,36 @@ stack_option = click.option(
 @main.command()
 @stack_option
 @click.option("--json", "as_json", is_flag=True, help="Print the planned changes as JSON.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json", "markdown"]),
+    default=None,
+    help="markdown: the pull-request comment of docs/team.md (a refusal is shown, exit 7).",
+)
+@override_options
 @handle_errors
-def preview(stack: str, as_json: bool) -> None:
+def preview(
+    stack: str, as_json: bool, fmt: str | None, override_policy: str | None, reason: str | None
+) -> None:
     """Show what `up` would change (a real Pulumi preview; nothing is written)."""
+    from orchestrator.adapters.files.paths import project_root
     from orchestrator.adapters.state.activeset import require_current
     from orchestrator.services import deploy
+    from orchestrator.services.policies import check_override
+    from orchestrator.services.review import markdown, review
 
+    overrides = check_override(override_policy, reason)  # bad flags change nothing
     require_current(stack)  # a stale checkout (shared backend) would preview undoing the last switch
-    report = deploy.preview(stack, stream=None if as_json else click.echo)
-    if as_json:
+    fmt = fmt or ("json" if as_json else "table")
+    if fmt == "markdown":
+        report = review(project_root(), stack, overrides)
+        click.echo(markdown([report]), nl=False)
+        if report["refused"] or report["policy"]["blockers"]:
+            sys.exit(EXIT_BLOCKED)
+        return
+    report = deploy.preview(stack, stream=None if fmt == "json" else click.echo, overrides=overrides)
+    if fmt == "json":
         click.echo(json.dumps(report, indent=2, sort_keys=True))
     else:
         deploy.print_changes(report, click.echo)
@@ -62,14 +90,20 @@ def preview(stack: str, as_json: bool) -> None:
 @main.command()
 @stack_option
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
+@override_options
 @handle_errors
-def up(stack: str, yes: bool) -> None:
+def up(stack: str, yes: bool, override_policy: str | None, reason: str | None) -> None:
     """Deploy the stack: make the DNS servers serve what stacks/ describes."""
+    from orchestrator.adapters.files.audit import audit_for
+    from orchestrator.adapters.files.paths import project_root
     from orchestrator.adapters.state.activeset import require_current
     from orchestrator.services import deploy
+    from orchestrator.services.policies import audit_overrides, check_override
+    from orchestrator.services.review import override_verdict
 
+    overrides = check_override(override_policy, reason)  # bad flags change nothing
     require_current(stack)  # a stale checkout (shared backend) would undo the last switch
-    report = deploy.preview(stack, stream=None)
+    report = deploy.preview(stack, stream=None, overrides=overrides)
     deploy.print_changes(report, click.echo)
     if not report["changes"]:
         click.echo("Nothing to change: the servers already serve the stack's desired state.")
@@ -77,6 +111,9 @@ def up(stack: str, yes: bool) -> None:
     if not yes and not click.confirm("Apply these changes?", default=False):
         click.echo("Aborted: nothing changed.", err=True)
         sys.exit(EXIT_USAGE)
+    if overrides:  # audited before the write it lets through
+        audit = audit_for(project_root())
+        audit_overrides(audit, overrides, override_verdict(report, overrides), stack=stack, mode="planned")
     result = deploy.up(stack, stream=click.echo)
     click.echo(result["summary"])
 
