@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from orchestrator.adapters.files.audit import AuditLog
 from orchestrator.adapters.pulumi.environment import cache_dir
 from orchestrator.adapters.state import PgAuditLog, PgJournal
 from tests.e2e.dnsutil import wait_for
@@ -276,3 +277,39 @@ def test_ci_preview_of_a_pull_request_names_endpoints_and_the_refusing_policy(te
     assert "fingerprint `" in comment
     assert serves(dev_env, a.topology, "group-a"), "a preview changes nothing"
     git(repo, "checkout", "-q", "main")  # the checkout's stack file is group-a again
+
+
+def test_after_lost_state_up_reports_adoptions_and_prune_removes_the_leftovers(team, dev_env, tmp_path):
+    a, _ = team
+    a.destroy()  # this test owns the zones now (the module's stack is gone)
+    p = checkout(tmp_path, dev_env.state_dir, {"PULUMI_BACKEND_URL": ""}, "p")  # the file backend
+    p.write_stack(a.topology, ["group-b"], lease=LEASE)
+    p.run("up", "--stack", STACK, "--yes")
+    try:
+        shutil.rmtree(p.root / ".pulumi-state")  # the state is lost
+        p.write_stack(a.topology, ["group-a"], lease=LEASE)
+        up = p.run("up", "--stack", STACK, "--yes")
+        assert "adopting the live record set app.example.test/www.app.example.test/A" in up.stdout, up.stdout
+        status = json.loads(p.run("status", "--stack", STACK, "--json").stdout)
+        stale = status["stale_registry"]
+        assert stale and not status["in_sync"], status["problems"]
+        assert serves(dev_env, a.topology, "group-a")
+
+        preview = json.loads(p.run("prune", "--stack", STACK, "--dry-run", "--json").stdout)
+        assert sorted(lo["key"] for lo in preview["leftovers"]) == sorted(stale)
+        assert json.loads(p.run("status", "--stack", STACK, "--json").stdout)["stale_registry"] == stale
+
+        with prober_for(dev_env) as prober:
+            out = p.run("prune", "--stack", STACK, "--yes")
+        assert f"pruned {len(stale)} record set(s)" in out.stdout, out.stdout
+        assert prober.failures == [], prober.failures[:10]
+        after = json.loads(p.run("status", "--stack", STACK, "--json").stdout)
+        assert after["stale_registry"] == [] and after["in_sync"], after["problems"]
+        pruned = [
+            e for e in AuditLog(p.root / ".orchestrator" / "audit.jsonl").read(types=["records.pruned"])
+        ]
+        assert sorted(f"{e['zone']}/{e['name']}/{e['type']}" for e in pruned) == sorted(stale)
+        again = p.run("prune", "--stack", STACK, "--yes")
+        assert "nothing to prune" in again.stdout
+    finally:
+        p.destroy()

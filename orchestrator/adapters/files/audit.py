@@ -46,6 +46,7 @@ ROLLBACK_COMPLETED = "rollback.completed"
 RESUME_REQUESTED = "resume.requested"
 POLICY_OVERRIDDEN = "policy.overridden"
 ACTIVE_GROUPS_CHANGED = "active-groups.changed"
+RECORDS_PRUNED = "records.pruned"
 
 # Stable names (docs/audit.md): never rename or remove one; add new ones at the end.
 EVENT_TYPES: tuple[str, ...] = (
@@ -69,6 +70,7 @@ EVENT_TYPES: tuple[str, ...] = (
     RESUME_REQUESTED,
     POLICY_OVERRIDDEN,
     ACTIVE_GROUPS_CHANGED,
+    RECORDS_PRUNED,
 )
 
 # Keys every line carries; callers' fields may not shadow them.

@@ -99,12 +99,15 @@ def up(stack: str, yes: bool, override_policy: str | None, reason: str | None) -
     from orchestrator.adapters.state.activeset import require_current
     from orchestrator.services import deploy
     from orchestrator.services.policies import audit_overrides, check_override
+    from orchestrator.services.prune import adopted
     from orchestrator.services.review import override_verdict
 
     overrides = check_override(override_policy, reason)  # bad flags change nothing
     require_current(stack)  # a stale checkout (shared backend) would undo the last switch
     report = deploy.preview(stack, stream=None, overrides=overrides)
     deploy.print_changes(report, click.echo)
+    for adopt in adopted(project_root(), stack, report["changes"]):  # no state named them: lost or moved
+        click.echo(f"adopting the live record set {adopt}: it exists but no state named it")
     if not report["changes"]:
         click.echo("Nothing to change: the servers already serve the stack's desired state.")
         return
