@@ -53,11 +53,13 @@ def fingerprint(report: Mapping[str, Any]) -> str:
 def override_verdict(report: Mapping[str, Any], overrides: Mapping[str, str]) -> Verdict:
     """The overrides a preview used, with the violations each let through (for the audit)."""
     warnings = report.get("policy", {}).get("warnings", [])
+    # services.policies.verdict writes them as "policy NAME OVERRIDDEN (REASON): MESSAGE".
+    prefixes = {p: f"policy {p} OVERRIDDEN ({reason}): " for p, reason in overrides.items()}
     return Verdict(
         warnings=tuple(warnings),
         overridden={
-            p: tuple(w.split(": ", 1)[-1] for w in warnings if w.startswith(f"policy {p} OVERRIDDEN"))
-            for p in overrides
+            p: tuple(w[len(prefix) :] for w in warnings if w.startswith(prefix))
+            for p, prefix in prefixes.items()
         },
     )
 
