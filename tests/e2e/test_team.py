@@ -165,6 +165,37 @@ def test_two_checkouts_switching_at_once_exactly_one_proceeds(team, dev_env):
     b.pull_from(a)
 
 
+def test_killed_inside_the_flips_pulumi_update_resumed_from_another_checkout(team, dev_env):
+    """The stack lock of the killed update lives in the database: the resume clears it (its
+    holder is a dead process on this host) and finishes."""
+    from orchestrator.adapters.state.locks import pg_stack_locks
+
+    a, b = team
+    url = a.backend["PULUMI_BACKEND_URL"]
+    log = PgAuditLog(url)
+    proc = a.start("switch", "--stack", STACK, "--to", "group-b", "--yes")
+    try:
+        wait_for(
+            lambda: (
+                bool(pg_stack_locks(url, STACK))
+                and any(e.get("step") == "flip-dns" for e in log.read(types=["step.started"])[-3:])
+            ),
+            180,
+            "the flip's Pulumi update to hold the stack lock",
+        )
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+    assert pg_stack_locks(url, STACK), "the killed update left its lock in the database"
+    with prober_for(dev_env) as prober:
+        b.run("switch", "--stack", STACK, "--resume", "--yes")
+    assert prober.failures == [], prober.failures[:10]
+    assert serves(dev_env, a.topology, "group-b") and b.active() == ["group-b"]
+    assert pg_stack_locks(url, STACK) == []
+    b.run("switch", "--stack", STACK, "--to", "group-a", "--yes")
+    a.pull_from(b)
+
+
 WRITER = textwrap.dedent(
     """
     import sys
