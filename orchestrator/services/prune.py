@@ -140,7 +140,7 @@ def prune(
                 stack=stack,
                 zone=lo.zone,
                 name=lo.name,
-                type=lo.type,
+                record_type=lo.type,  # `type` is the envelope's event type
                 values=list(lo.values),
                 why=lo.why,
                 holder=holder,
