@@ -46,6 +46,7 @@ ROLLBACK_COMPLETED = "rollback.completed"
 RESUME_REQUESTED = "resume.requested"
 POLICY_OVERRIDDEN = "policy.overridden"
 ACTIVE_GROUPS_CHANGED = "active-groups.changed"
+SWITCHOVER_CONFIRMED = "switchover.confirmed"
 RECORDS_PRUNED = "records.pruned"
 
 # Stable names (docs/audit.md): never rename or remove one; add new ones at the end.
@@ -70,6 +71,7 @@ EVENT_TYPES: tuple[str, ...] = (
     RESUME_REQUESTED,
     POLICY_OVERRIDDEN,
     ACTIVE_GROUPS_CHANGED,
+    SWITCHOVER_CONFIRMED,
     RECORDS_PRUNED,
 )
 

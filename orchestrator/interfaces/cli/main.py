@@ -200,9 +200,18 @@ def health(stack: str, as_json: bool, last: bool) -> None:
     type=click.Path(dir_okay=False, path_type=Path),
     help="File whose first line is the API token (else $ORCHESTRATOR_API_TOKEN[_FILE]).",
 )
+@click.option(
+    "--switch-grace",
+    default=120.0,
+    show_default=True,
+    type=click.FloatRange(0, 3600),
+    metavar="SECONDS",
+    help="On stop, wait this long for a switch started from the console before stopping it "
+    "(it is crash-safe: `switch --resume` finishes it).",
+)
 @handle_errors
-def serve(stack: str, host: str, port: int, token_file: Path | None) -> None:
-    """HTTP API: /healthz, /metrics, dry-run, health and status (read-only; never executes a switch)."""
+def serve(stack: str, host: str, port: int, token_file: Path | None, switch_grace: float) -> None:
+    """HTTP API and web console (/console/): dry-run, confirmed switches, progress, health, status."""
     import logging
 
     from orchestrator.adapters.files.paths import project_root
@@ -213,7 +222,15 @@ def serve(stack: str, host: str, port: int, token_file: Path | None) -> None:
     token = load_token(token_file)
     load(root, stack)  # a bad stack fails here, before listening
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    run(root, stack, host=host, port=port, token=token, echo=lambda m: click.echo(m, err=True))
+    run(
+        root,
+        stack,
+        host=host,
+        port=port,
+        token=token,
+        echo=lambda m: click.echo(m, err=True),
+        grace=switch_grace,
+    )
 
 
 @main.group()
