@@ -7,7 +7,8 @@ environment) what a client behind the caching resolver sees.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ from orchestrator.adapters.dns.query import query
 from orchestrator.adapters.local import local_environment
 from orchestrator.domain.desired import desired_state
 from orchestrator.domain.kuadrant import FormatError, active_groups_txt_name, parse_active_groups_txt
+from orchestrator.domain.publish import publications
 from orchestrator.domain.topology import Topology
 
 TARGET_TYPES = ("A", "AAAA", "CNAME")
@@ -32,7 +34,13 @@ def _resolver() -> tuple[str, int] | None:
     return None
 
 
-def build_status(topology: Topology, active: tuple[str, ...], stack: str) -> dict[str, Any]:
+def build_status(
+    topology: Topology,
+    active: tuple[str, ...],
+    stack: str,
+    left_at: Mapping[str, float] | None = None,
+    now: float | None = None,
+) -> dict[str, Any]:
     live = read_live(topology)
     desired = desired_state(topology, active).by_key()
     dev_zones = {z.name for z in topology.zones if (z.settings or {}).get("server") == "dev"}
@@ -98,6 +106,10 @@ def build_status(topology: Topology, active: tuple[str, ...], stack: str) -> dic
                 f"zone {zone.name} publishes active groups {live_groups or 'none'}, "
                 f"the stack says {sorted(active)}"
             )
+    served_groups = {g for h in hostnames for g in h["owners"].values() if g} | {
+        g for z in zones for g in z["active_groups"]
+    }
+    groups = publications(topology, served_groups, left_at or {}, time.time() if now is None else now)
     problems += [f"stale registry entry {k}" for k in stale]
     problems += [f"{h['name']} {h['type']}: {d}" for h in hostnames for d in h["drift"]]
     return {
@@ -106,6 +118,7 @@ def build_status(topology: Topology, active: tuple[str, ...], stack: str) -> dic
         "zones": zones,
         "hostnames": hostnames,
         "stale_registry": stale,
+        "groups": [g.to_dict() for g in groups],
         "problems": problems,
         "in_sync": not problems,
     }
@@ -130,6 +143,11 @@ def print_status(report: dict[str, Any], echo: Callable[[str], None]) -> None:
             echo(f"{r['name']:<{width}} {r['type']:<5} {served:<44} {resolved:<24} {state}")
     if report["stale_registry"]:
         echo("\nStale registry entries: " + ", ".join(report["stale_registry"]))
+    unpublished = [g for g in report.get("groups", []) if not g["published"]]
+    if unpublished:
+        echo("\nGroups not published:")
+        for g in unpublished:
+            echo(f"  {g['summary']}")
     echo(
         "\nIn sync with the stack."
         if report["in_sync"]
@@ -139,12 +157,12 @@ def print_status(report: dict[str, Any], echo: Callable[[str], None]) -> None:
         echo(f"  - {p}")
 
 
-def status_for_stack(root: Path, stack: str) -> dict[str, Any]:
+def status_for_stack(root: Path, stack: str, left_at: Mapping[str, float] | None = None) -> dict[str, Any]:
     from orchestrator.services.deploy import load
     from orchestrator.services.health import condition_for
 
     topology, active = load(root, stack)
-    report = build_status(topology, active, stack)
+    report = build_status(topology, active, stack, left_at)
     # The last post-switchover health (orchestrator.services.health): True/False/Unknown and one line.
     report["last_switchover_healthy"] = condition_for(root, stack).to_dict()
     return report

@@ -47,6 +47,17 @@ RESUME_REQUESTED = "resume.requested"
 POLICY_OVERRIDDEN = "policy.overridden"
 ACTIVE_GROUPS_CHANGED = "active-groups.changed"
 SWITCHOVER_CONFIRMED = "switchover.confirmed"
+# orchestrator watch (docs/watch.md)
+WATCH_STARTED = "watch.started"
+WATCH_DECISION = "watch.decision"
+WATCH_NO_QUORUM = "watch.no-quorum"
+WATCH_BLOCKED = "watch.blocked"
+WATCH_LEASE_BUSY = "watch.lease-busy"
+WATCH_SWITCH_RESULT = "watch.switch-result"
+WATCH_ACKNOWLEDGED = "watch.acknowledged"
+WATCH_RESUMED = "watch.resumed"
+RECOVERY_MEASURED = "recovery.measured"
+FAILOVER_READINESS = "failover.readiness-changed"
 RECORDS_PRUNED = "records.pruned"
 
 # Stable names (docs/audit.md): never rename or remove one; add new ones at the end.
@@ -72,6 +83,16 @@ EVENT_TYPES: tuple[str, ...] = (
     POLICY_OVERRIDDEN,
     ACTIVE_GROUPS_CHANGED,
     SWITCHOVER_CONFIRMED,
+    WATCH_STARTED,
+    WATCH_DECISION,
+    WATCH_NO_QUORUM,
+    WATCH_BLOCKED,
+    WATCH_LEASE_BUSY,
+    WATCH_SWITCH_RESULT,
+    WATCH_ACKNOWLEDGED,
+    WATCH_RESUMED,
+    RECOVERY_MEASURED,
+    FAILOVER_READINESS,
     RECORDS_PRUNED,
 )
 

@@ -245,6 +245,20 @@ class Journal:
                 return None
         return None
 
+    def departures(self, stack: str) -> dict[str, str]:
+        """Per group: when the last completed switch that deactivated it removed its records
+        (the end of its cleanup-inactive step), for `status`'s "safe to delete"."""
+        out: dict[str, str] = {}
+        for record in self.list(stack):  # newest first: the first hit per group wins
+            if record.status != "completed":
+                continue
+            cleanup = next((s for s in record.steps if s.name == "cleanup-inactive"), None)
+            when = (cleanup.finished_at if cleanup else None) or record.updated_at
+            for group in record.from_groups:
+                if group not in record.to_groups:
+                    out.setdefault(group, when)
+        return out
+
     def last_completed(self, stack: str, kind: str | None = None) -> SwitchRecord | None:
         """The newest completed record of the stack (of one kind, if given)."""
         for record in self.list(stack):

@@ -133,15 +133,68 @@ def status(stack: str, as_json: bool, check: bool) -> None:
     from orchestrator.services.status import print_status, status_for_stack
 
     root = project_root()
-    report = status_for_stack(root, stack)
+    report = status_for_stack(root, stack, left_at=_departures(root, stack))
+    report["watch"] = _watch_state(root, stack)
     if as_json:
         click.echo(json.dumps(report, indent=2, sort_keys=True))
     else:
         print_status(report, click.echo)
         _print_condition(report.get("last_switchover_healthy"))
+        _print_watch(report["watch"])
     publisher(root, stack).publish(live=True)
     if check and not report["in_sync"]:
         sys.exit(EXIT_DRIFT)
+
+
+def _watch_state(root: Path, stack: str) -> dict[str, Any] | None:
+    """The anti-flap block and the last automatic switch, when the stack has publish rules."""
+    from orchestrator.adapters.pulumi.stackconfig import stack_config
+    from orchestrator.domain.errors import OrchestratorError
+    from orchestrator.domain.publish import WATCH_KEY
+    from orchestrator.interfaces.cli.watch import board_for
+
+    if WATCH_KEY not in stack_config(root, stack):
+        return None
+    try:
+        board = board_for(root, stack)
+        block, last = board.block(), board.last_auto()
+    except OrchestratorError as exc:
+        return {"error": exc.what}
+    return {
+        "blocked": block.to_dict() if block else None,
+        "last_automatic_switch": last.to_dict() if last else None,
+    }
+
+
+def _print_watch(state: dict[str, Any] | None) -> None:
+    if not state:
+        return
+    if "error" in state:
+        click.echo(f"\nwatch: the board cannot be read ({state['error']})")
+        return
+    block, last = state["blocked"], state["last_automatic_switch"]
+    if last:
+        click.echo(
+            f"\nwatch: last automatic {last['kind']} {last['id']}: "
+            f"{', '.join(last['from'])} -> {', '.join(last['to'])}"
+        )
+    if block:
+        click.echo(
+            f"watch: automatic switches BLOCKED since {block['id']} "
+            "(lift: orchestrator watch ack --reason TEXT)"
+        )
+
+
+def _departures(root: Path, stack: str) -> dict[str, float]:
+    """When each deactivated group's records left the zones, from the switch journal."""
+    from datetime import datetime
+
+    from orchestrator.adapters.files.journal import Journal
+
+    return {
+        g: datetime.fromisoformat(ts.replace("Z", "+00:00")).timestamp()
+        for g, ts in Journal.for_root(root).departures(stack).items()
+    }
 
 
 def _print_condition(condition: dict[str, Any] | None) -> None:
@@ -267,10 +320,12 @@ def _mount_dev() -> None:
     from orchestrator.interfaces.cli.dev import dev
     from orchestrator.interfaces.cli.switch import register
     from orchestrator.interfaces.cli.team import register as register_team
+    from orchestrator.interfaces.cli.watch import register as register_watch
 
     main.add_command(dev)
     register(main, stack_option)
     register_team(main, stack_option)
+    register_watch(main, stack_option)
 
 
 _mount_dev()
