@@ -9,7 +9,7 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-LINT_PATHS := orchestrator programs tests bench $(wildcard policy)
+LINT_PATHS := orchestrator programs tests bench scripts/ci $(wildcard policy)
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha256sum | cut -c1-12)
 
 .PHONY: setup venv debs engine demo test unit e2e lint bench down clean
@@ -46,6 +46,7 @@ lint: venv
 	@$(BIN)/ruff check $(LINT_PATHS)
 	@$(BIN)/ruff format --check $(LINT_PATHS)
 	@$(BIN)/lint-imports --no-cache
+	@bash scripts/ci/actionlint.sh
 
 bench: setup
 	@$(BIN)/python bench/bench_up.py

@@ -33,6 +33,7 @@ from orchestrator.devenv import (
     powerdns,
     probes,
     process,
+    statedb,
     unbound,
     workloads,
 )
@@ -98,6 +99,8 @@ class DevEnv:
             return str(leaseservers.conf_file(self.state_dir, index))
         if (group := postgres.group_of(role)) is not None:
             return str(postgres.data_dir(self.state_dir, group))
+        if role == statedb.ROLE:
+            return str(postgres.data_dir(self.state_dir, statedb.GROUP))
         return {
             "powerdns": f"--config-dir={powerdns.config_dir(self.state_dir)}",
             "bind": str(bind.conf_file(self.state_dir)),
@@ -184,6 +187,8 @@ class DevEnv:
             self._start_lease_servers(record, spec, programs["named"], secrets, prefer)
             self._start_workloads(record, spec)
             self._start_postgres_pair(record, spec, secrets["postgres_password"], prefer)
+            if spec.state_db:
+                self._start_state_db(record, prefer.get(statedb.ROLE))
         except BaseException:
             self._down(purge=False)
             raise
@@ -226,6 +231,10 @@ class DevEnv:
         for name in postgres.recorded(servers):
             if not _pg_answers(postgres.endpoint(servers[name]["port"], password)):
                 return f"has a PostgreSQL instance {name} that does not answer"
+        if statedb.ROLE in servers:
+            superuser, _ = statedb.ensure_secrets(self.state_dir)
+            if not _pg_answers(statedb.superuser_endpoint(servers[statedb.ROLE]["port"], superuser)):
+                return "has a state database that does not answer"
         return None
 
     def _check_workload_ports(self, spec: DevSpec) -> None:
@@ -506,7 +515,9 @@ class DevEnv:
         stopped: list[int] = []
         if record:
             roles = recorded_roles(record)
-            for role in postgres.recorded(record.get("servers", {})):  # fast shutdown first: clean data
+            pg_roles = [*postgres.recorded(record.get("servers", {}))]
+            pg_roles += [statedb.ROLE] if statedb.ROLE in record.get("servers", {}) else []
+            for role in pg_roles:  # fast shutdown first: clean data
                 pid = record["servers"][role].get("pid")
                 if process.is_alive(pid, self.marker(role)):
                     postgres.stop_fast(pid)
@@ -619,6 +630,57 @@ class DevEnv:
 
         cmd = postgres.server_command(str(bindir / "postgres"), self.state_dir, group)
         return self._launch(role, cmd, prepare, ready, "a connection to be accepted", record)
+
+    def _start_state_db(self, record: dict[str, Any], prefer: dict[str, Any] | None) -> dict[str, Any]:
+        """The team's state database (orchestrator.devenv.statedb): initialised once, kept across restarts."""
+        bindir = binaries.postgres_bindir()
+        superuser, password = statedb.ensure_secrets(self.state_dir)
+        if not postgres.data_dir(self.state_dir, statedb.GROUP).exists():
+            postgres.init_primary(bindir, self.state_dir, statedb.GROUP, superuser)
+
+        def prepare(retry: bool) -> dict[str, Any]:
+            old = {} if retry or not prefer else prefer
+            port = pick_tcp_port(
+                LOOPBACK, exclude=_ports_in_use(record, besides=statedb.ROLE), prefer=old.get("port")
+            )
+            postgres.render_config(self.state_dir, statedb.GROUP, port, None, superuser)
+            return {"port": port}
+
+        def ready(info: dict[str, Any]) -> bool:
+            return _pg_answers(statedb.superuser_endpoint(info["port"], superuser))
+
+        cmd = postgres.server_command(str(bindir / "postgres"), self.state_dir, statedb.GROUP)
+        info = self._launch(statedb.ROLE, cmd, prepare, ready, "a connection to be accepted", record)
+        statedb.ensure_database(info["port"], superuser, password)
+        where = statedb.pgpass_file(self.state_dir)
+        self.echo(f"state database: {statedb.backend_url(info['port'])} (password in {where})")
+        return info
+
+    def start_state_db(self) -> tuple[str, Path]:
+        """Start the state database in a running environment (a no-op when it runs); its backend."""
+        with self._locked():
+            record = self._read_record()
+            if not record:
+                raise EnvironmentProblem(
+                    f"no local environment runs in {self.state_dir}",
+                    "the state database joins a running environment",
+                    "run `orchestrator dev up --state-db`",
+                )
+            if not self._alive(statedb.ROLE, record):
+                self._start_state_db(record, record.get("servers", {}).get(statedb.ROLE))
+        return self.state_backend()
+
+    def state_backend(self) -> tuple[str, Path]:
+        """(PULUMI_BACKEND_URL, PGPASSFILE) of the running state database."""
+        record = self._read_record() or {}
+        info = record.get("servers", {}).get(statedb.ROLE)
+        if not info or not self._alive(statedb.ROLE, record):
+            raise EnvironmentProblem(
+                f"the local environment in {self.state_dir} runs no state database",
+                "the shared state backend is started only on request",
+                "run `orchestrator dev up --state-db`, then run again",
+            )
+        return statedb.backend_url(info["port"]), statedb.pgpass_file(self.state_dir)
 
     # --- the PostgreSQL pair, one instance at a time (switchover, failover tests) -------------
 

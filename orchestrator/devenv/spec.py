@@ -36,6 +36,8 @@ class DevSpec:
     # The local PostgreSQL pair: one instance per group, the first one starts as the primary
     # and the others stream from it. Empty: no PostgreSQL.
     postgres_groups: list[str] = field(default_factory=list)
+    # The team's shared state database (orchestrator.devenv.statedb): `dev up --state-db`.
+    state_db: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -48,6 +50,7 @@ class DevSpec:
             workloads=[Workload(**w) for w in data.get("workloads", [])],
             lease_servers=int(data.get("lease_servers", cls.lease_servers)),
             postgres_groups=[str(g) for g in data.get("postgres_groups", [])],
+            state_db=bool(data.get("state_db", False)),
         )
 
     @property

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from orchestrator.devenv import credentials, leaseservers, postgres, powerdns, workloads
+from orchestrator.devenv import credentials, leaseservers, postgres, powerdns, statedb, workloads
 from orchestrator.devenv.ports import LOOPBACK
 from orchestrator.devenv.spec import DevSpec
 
@@ -15,7 +15,8 @@ PROCESS_ROLES = ("powerdns", "bind", "unbound", "workloads")
 def recorded_roles(record: dict[str, Any] | None) -> list[str]:
     """The process roles of a recorded environment: PROCESS_ROLES plus its `lease-<n>` servers."""
     servers = (record or {}).get("servers", {})
-    return [*PROCESS_ROLES, *leaseservers.recorded(servers), *postgres.recorded(servers)]
+    state_db = [statedb.ROLE] if statedb.ROLE in servers else []
+    return [*PROCESS_ROLES, *leaseservers.recorded(servers), *postgres.recorded(servers), *state_db]
 
 
 def find_server(status: dict[str, Any], role: str) -> dict[str, Any] | None:
@@ -111,7 +112,18 @@ def build_status(state_dir: Path, record: dict[str, Any] | None, alive: dict[str
                 "running": alive.get(name, False),
             }
         )
+    if statedb.ROLE in recorded:
+        servers.append(
+            {
+                **entry(statedb.ROLE, recorded[statedb.ROLE], name=statedb.ROLE),
+                "backend_url": statedb.backend_url(recorded[statedb.ROLE]["port"]),
+                "pgpass_file": str(statedb.pgpass_file(state_dir)),
+                "running": alive.get(statedb.ROLE, False),
+            }
+        )
+    state_db = [statedb.ROLE] if statedb.ROLE in recorded else []
     running = all(role in recorded and alive.get(role, False) for role in PROCESS_ROLES) and all(
-        alive.get(name, False) for name in [*leaseservers.recorded(recorded), *postgres.recorded(recorded)]
+        alive.get(name, False)
+        for name in [*leaseservers.recorded(recorded), *postgres.recorded(recorded), *state_db]
     )
     return {"state_dir": str(state_dir), "running": running, "servers": servers}

@@ -12,8 +12,9 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from orchestrator.adapters.files.audit import AuditLog, default_audit_log
+from orchestrator.adapters.files.audit import audit_for
 from orchestrator.adapters.files.journal import Journal
+from orchestrator.adapters.files.journal import journal_for as shared_journal_for
 from orchestrator.adapters.files.paths import stack_config_file, state_dir
 from orchestrator.adapters.lease import LeaseCollision, LeaseKeeper, LeaseRecord, fence_env, lease_from_config
 from orchestrator.adapters.pulumi.configfile import planned_config, write_active_groups
@@ -200,7 +201,8 @@ class SwitchHealth:
 
 
 def journal_for(root: Path) -> Journal:
-    return Journal(state_dir(root) / "journal")
+    """The journal of the backend in use (the shared database with postgres://, else the files)."""
+    return shared_journal_for(root)
 
 
 def switch_engine(root: Path, stack: str, overrides: Mapping[str, str] | None = None) -> PulumiSwitchEngine:
@@ -220,7 +222,7 @@ def switch_service(
     deps = SwitchDeps(
         engine=engine or switch_engine(root, stack, overrides),
         journal=journal_for(root),
-        audit=AuditLog(default_audit_log(root)),
+        audit=audit_for(root),
         lease=ConfiguredLease(cfg),
         health=SwitchHealth(root, stack, echo),
         metrics=metrics_publisher(root, stack),  # textfile of this run (no-op unless configured)

@@ -14,9 +14,9 @@ from typing import Any
 
 from orchestrator.adapters.dns.livezone import read_live
 from orchestrator.adapters.dns.registry import check_zones
-from orchestrator.adapters.files.audit import AuditLog, default_audit_log
+from orchestrator.adapters.files.audit import audit_for, default_audit_log
 from orchestrator.adapters.files.health_store import FileHealthStore
-from orchestrator.adapters.files.journal import Journal
+from orchestrator.adapters.files.journal import Journal, journal_for
 from orchestrator.adapters.files.paths import project_root, stack_config_file, state_dir
 from orchestrator.adapters.postgres.measure import local_database_io
 from orchestrator.adapters.postgres.measure import measure as measure_replication
@@ -33,7 +33,7 @@ from orchestrator.services.parts import LocalServer, Parts, install
 
 
 def _journal(root: Path) -> Journal:
-    return Journal(state_dir(root) / "journal")
+    return journal_for(root)  # the shared database's with postgres://, else the files
 
 
 def _vantages(topology: Topology, config: HealthConfig, server: LocalServer) -> Any:
@@ -60,7 +60,7 @@ def real_parts() -> Parts:
         health_store=FileHealthStore(),
         local_server=local_server,
         vantages=_vantages,
-        audit_log=lambda root: AuditLog(default_audit_log(root)),
+        audit_log=audit_for,
         audit_path=default_audit_log,
         switch_records=lambda root, stack: _journal(root).list(stack),
         switch_record=lambda root, switch_id: _journal(root).load(switch_id),

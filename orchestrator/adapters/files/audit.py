@@ -236,3 +236,11 @@ def fsync_dir(directory: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def audit_for(root: Path) -> AuditLog:
+    """The audit log of the backend in use: the shared database's with postgres://, else the file."""
+    # Imported here: orchestrator.adapters.state subclasses AuditLog, so it imports this module.
+    from orchestrator.adapters.state import audit_for as pick
+
+    return pick(root)

@@ -399,3 +399,11 @@ def _require(condition: bool, message: str) -> None:
     """Misuse by the caller (a bug, not an operator mistake): a plain ValueError."""
     if not condition:
         raise ValueError(message)
+
+
+def journal_for(root: Path) -> Journal:
+    """The journal of the backend in use: the shared database's with postgres://, else the files."""
+    # Imported here: orchestrator.adapters.state subclasses Journal, so it imports this module.
+    from orchestrator.adapters.state import journal_for as pick
+
+    return pick(root)

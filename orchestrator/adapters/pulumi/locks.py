@@ -24,6 +24,8 @@ def _state_root(root: Path) -> Path | None:
 
 
 def stack_locks(root: Path, stack: str) -> list[tuple[Path, dict[str, Any]]]:
+    if url := _shared_url():  # the PostgreSQL backend keeps its locks in its table
+        return [(Path(key), info) for key, info in _pg().pg_stack_locks(url, stack)]
     base = _state_root(root)
     if base is None:
         return []
@@ -53,9 +55,23 @@ def is_stale(info: dict[str, Any]) -> bool:
 
 def clear_stale_locks(root: Path, stack: str) -> list[dict[str, Any]]:
     """Remove the stack's locks whose holder process is gone; returns what was removed."""
+    if url := _shared_url():
+        return _pg().clear_stale_pg_locks(url, stack)
     removed = []
     for path, info in stack_locks(root, stack):
         if is_stale(info):
             path.unlink(missing_ok=True)
             removed.append(info)
     return removed
+
+
+def _shared_url() -> str | None:
+    url = os.environ.get("PULUMI_BACKEND_URL", "")
+    return url if url.startswith(("postgres://", "postgresql://")) else None
+
+
+def _pg():  # noqa: ANN202
+    # Imported here: orchestrator.adapters.state.locks imports is_stale from this module.
+    from orchestrator.adapters.state import locks
+
+    return locks

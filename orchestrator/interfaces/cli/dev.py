@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import shlex
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -49,11 +51,12 @@ def dev(ctx: click.Context, state_dir: Path | None) -> None:
 )
 @click.option("--demo", is_flag=True, help="Serve the built-in demo topology instead of reading a stack.")
 @click.option("--json", "as_json", is_flag=True, help="Print the status as JSON when done.")
+@click.option("--state-db", is_flag=True, help="Also start the team's state database (docs/team.md).")
 @click.pass_context
 @handle_errors
-def up(ctx: click.Context, stack: str, demo: bool, as_json: bool) -> None:
+def up(ctx: click.Context, stack: str, demo: bool, as_json: bool, state_db: bool) -> None:
     """Start the servers (a no-op when they already run; restarts a half-running environment)."""
-    spec = spec_for_demo() if demo else _stack_spec(stack)
+    spec = dataclasses.replace(spec_for_demo() if demo else _stack_spec(stack), state_db=state_db)
     env = _env(ctx)
     status = env.up(spec)
     if as_json:
@@ -88,6 +91,20 @@ def status(ctx: click.Context, as_json: bool) -> None:
         click.echo(json.dumps(result, indent=2, sort_keys=True))
     else:
         print_status(result, click.echo)
+
+
+@dev.command("backend-url")
+@click.option("--export", "as_export", is_flag=True, help="Print `export` lines for the shell (eval them).")
+@click.pass_context
+@handle_errors
+def backend_url(ctx: click.Context, as_export: bool) -> None:
+    """The state database's PULUMI_BACKEND_URL (no password: PGPASSFILE names the file holding it)."""
+    url, pgpass = _env(ctx).state_backend()
+    if as_export:
+        click.echo(f"export PULUMI_BACKEND_URL={shlex.quote(url)}")
+        click.echo(f"export PGPASSFILE={shlex.quote(str(pgpass))}")
+    else:
+        click.echo(url)
 
 
 @dev.command("workload-health")

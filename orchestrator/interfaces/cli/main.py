@@ -13,11 +13,14 @@ from typing import Any
 
 import click
 
+from orchestrator.adapters.files.audit import audit_for
 from orchestrator.adapters.files.paths import project_root
 from orchestrator.adapters.pulumi.environment import DEFAULT_LOCAL_PASSPHRASE, engine_env
-from orchestrator.domain.errors import EXIT_DRIFT, EXIT_USAGE
+from orchestrator.adapters.state.activeset import require_current
+from orchestrator.domain.errors import EXIT_BLOCKED, EXIT_DRIFT, EXIT_USAGE
 from orchestrator.interfaces.cli.dev import dev
 from orchestrator.interfaces.cli.switch import register
+from orchestrator.interfaces.cli.team import register as register_team
 from orchestrator.interfaces.cli.util import handle_errors
 from orchestrator.interfaces.cli.watch import register as register_watch
 from orchestrator.interfaces.http.server import load_token, run
@@ -27,6 +30,9 @@ from orchestrator.services.deploy import load
 from orchestrator.services.health import FALSE, Deps, check_now
 from orchestrator.services.metrics import publisher
 from orchestrator.services.parts import installed
+from orchestrator.services.policies import audit_overrides, check_override
+from orchestrator.services.prune import adopted
+from orchestrator.services.review import markdown, override_verdict, review
 from orchestrator.services.status import print_status, status_for_stack
 
 DEFAULT_STACK = "local"
@@ -52,6 +58,13 @@ def main(metrics_textfile: str | None) -> None:
         os.environ["ORCHESTRATOR_METRICS_TEXTFILE"] = metrics_textfile  # read by every command's publisher
 
 
+def override_options(fn):  # noqa: ANN001, ANN202 — two options that only make sense together
+    fn = click.option("--reason", default=None, help="Why the policy may be bypassed now (audited).")(fn)
+    return click.option(
+        "--override-policy", default=None, metavar="NAME", help="Let this one policy's violations through."
+    )(fn)
+
+
 stack_option = click.option(
     "--stack", "-s", default=DEFAULT_STACK, show_default=True, help="Stack (stacks/Pulumi.<stack>.yaml)."
 )
@@ -60,11 +73,30 @@ stack_option = click.option(
 @main.command()
 @stack_option
 @click.option("--json", "as_json", is_flag=True, help="Print the planned changes as JSON.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json", "markdown"]),
+    default=None,
+    help="markdown: the pull-request comment of docs/team.md (a refusal is shown, exit 7).",
+)
+@override_options
 @handle_errors
-def preview(stack: str, as_json: bool) -> None:
+def preview(
+    stack: str, as_json: bool, fmt: str | None, override_policy: str | None, reason: str | None
+) -> None:
     """Show what `up` would change (a real Pulumi preview; nothing is written)."""
-    report = deploy.preview(stack, stream=None if as_json else click.echo)
-    if as_json:
+    overrides = check_override(override_policy, reason)  # bad flags change nothing
+    require_current(stack)  # a stale checkout (shared backend) would preview undoing the last switch
+    fmt = fmt or ("json" if as_json else "table")
+    if fmt == "markdown":
+        report = review(project_root(), stack, overrides)
+        click.echo(markdown([report]), nl=False)
+        if report["refused"] or report["policy"]["blockers"]:
+            sys.exit(EXIT_BLOCKED)
+        return
+    report = deploy.preview(stack, stream=None if fmt == "json" else click.echo, overrides=overrides)
+    if fmt == "json":
         click.echo(json.dumps(report, indent=2, sort_keys=True))
     else:
         deploy.print_changes(report, click.echo)
@@ -73,17 +105,25 @@ def preview(stack: str, as_json: bool) -> None:
 @main.command()
 @stack_option
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
+@override_options
 @handle_errors
-def up(stack: str, yes: bool) -> None:
+def up(stack: str, yes: bool, override_policy: str | None, reason: str | None) -> None:
     """Deploy the stack: make the DNS servers serve what stacks/ describes."""
-    report = deploy.preview(stack, stream=None)
+    overrides = check_override(override_policy, reason)  # bad flags change nothing
+    require_current(stack)  # a stale checkout (shared backend) would undo the last switch
+    report = deploy.preview(stack, stream=None, overrides=overrides)
     deploy.print_changes(report, click.echo)
+    for adopt in adopted(project_root(), stack, report["changes"]):  # no state named them: lost or moved
+        click.echo(f"adopting the live record set {adopt}: it exists but no state named it")
     if not report["changes"]:
         click.echo("Nothing to change: the servers already serve the stack's desired state.")
         return
     if not yes and not click.confirm("Apply these changes?", default=False):
         click.echo("Aborted: nothing changed.", err=True)
         sys.exit(EXIT_USAGE)
+    if overrides:  # audited before the write it lets through
+        audit = audit_for(project_root())
+        audit_overrides(audit, overrides, override_verdict(report, overrides), stack=stack, mode="planned")
     result = deploy.up(stack, stream=click.echo)
     click.echo(result["summary"])
 
@@ -153,11 +193,11 @@ def _departures(root: Path, stack: str) -> dict[str, float]:
     """When each deactivated group's records left the zones, from the switch journal."""
     from datetime import datetime
 
-    from orchestrator.adapters.files.journal import Journal
+    from orchestrator.adapters.files.journal import journal_for
 
     return {
         g: datetime.fromisoformat(ts.replace("Z", "+00:00")).timestamp()
-        for g, ts in Journal.for_root(root).departures(stack).items()
+        for g, ts in journal_for(root).departures(stack).items()
     }
 
 
@@ -268,6 +308,7 @@ def _shell_quote(value: str) -> str:
 def _mount_dev() -> None:
     main.add_command(dev)
     register(main, stack_option)
+    register_team(main, stack_option)
     register_watch(main, stack_option)
 
 

@@ -35,10 +35,12 @@ def _change_active_set(
     overrides: Mapping[str, str] | None = None,
 ) -> None:
     from orchestrator.adapters.files.paths import project_root
+    from orchestrator.adapters.state.activeset import require_current
     from orchestrator.domain.switch.plan import check_fingerprint
     from orchestrator.interfaces.switch_wiring import switch_engine, switch_service
 
     root = project_root()
+    require_current(stack, root)  # a stale checkout (shared backend) would plan from the wrong groups
     reviewed = check_fingerprint(plan_fp) if plan_fp else None
     progress = (lambda m: click.echo(m, err=True)) if fmt != "table" else click.echo
     engine = switch_engine(root, stack, overrides)
@@ -278,26 +280,14 @@ def register(main: click.Group, stack_option) -> None:  # noqa: ANN001
     @handle_errors
     def history(stack, as_json, limit) -> None:  # noqa: ANN001
         """Pulumi's stack history joined with the switch journal."""
-        from orchestrator.adapters.files.journal import Journal
-        from orchestrator.adapters.files.paths import project_root, state_dir
-        from orchestrator.adapters.pulumi.stack import ProjectStack
+        from orchestrator.adapters.files.journal import journal_for
+        from orchestrator.adapters.files.paths import project_root
+        from orchestrator.adapters.state.history import stack_updates
         from orchestrator.services.history import join_history
 
         root = project_root()
-        updates = []
-        for u in ProjectStack(root, stack).history(page_size=limit):
-            updates.append(
-                {
-                    "version": u.version,
-                    "kind": u.kind,
-                    "result": u.result,
-                    "message": u.message,
-                    "start_time": u.start_time.isoformat() if u.start_time else None,
-                    "end_time": u.end_time.isoformat() if u.end_time else None,
-                    "resource_changes": dict(u.resource_changes or {}),
-                }
-            )
-        rows = join_history(updates, Journal(state_dir(root) / "journal").list(stack=stack))[:limit]
+        updates = stack_updates(root, stack, limit)
+        rows = join_history(updates, journal_for(root).list(stack=stack))[:limit]
         if as_json:
             click.echo(json.dumps(rows, indent=2, sort_keys=True, default=str))
             return
@@ -339,9 +329,11 @@ def register(main: click.Group, stack_option) -> None:  # noqa: ANN001
 
 def _resume(stack: str, yes: bool, overrides: Mapping[str, str] | None = None) -> None:
     from orchestrator.adapters.files.paths import project_root
+    from orchestrator.adapters.state.activeset import adopt_recorded
     from orchestrator.interfaces.switch_wiring import switch_service
 
-    service = switch_service(project_root(), stack, click.echo, overrides)
+    root = project_root()
+    service = switch_service(root, stack, click.echo, overrides)
     record = service.unfinished()
     if record is None:
         click.echo(f"No interrupted switch on stack '{stack}': nothing to resume.")
@@ -351,6 +343,7 @@ def _resume(stack: str, yes: bool, overrides: Mapping[str, str] | None = None) -
         f"{', '.join(record.from_groups)} -> {', '.join(record.to_groups)}), "
         f"next step: {service.journal.next_step(record)}"
     )
+    adopt_recorded(root, stack, record, service.audit)  # resumed from another checkout: its flip is live
     outcome = service.resume(record)
     _summary(outcome, click.echo)
 

@@ -24,8 +24,8 @@ from pathlib import Path
 import click
 from prometheus_client import start_http_server
 
-from orchestrator.adapters.files.audit import AuditLog, default_audit_log
-from orchestrator.adapters.files.journal import Journal
+from orchestrator.adapters.files.audit import audit_for
+from orchestrator.adapters.files.journal import journal_for
 from orchestrator.adapters.files.paths import project_root
 from orchestrator.adapters.lease import lease_from_config
 from orchestrator.adapters.lease.board import Board
@@ -108,7 +108,7 @@ class CliSwitches:
 
     def __init__(self, root: Path, stack: str, observer: str) -> None:
         self.root, self.stack, self.observer = root, stack, observer
-        self.journal = Journal.for_root(root)
+        self.journal = journal_for(root)
 
     def _run(self, *args: str) -> subprocess.CompletedProcess[str]:
         exe = Path(sys.executable).parent / "orchestrator"
@@ -213,7 +213,7 @@ def register(main: click.Group, stack_option) -> None:  # noqa: ANN001
             prober=HttpProber(blind),
             board=board_for(root, stack),
             executor=CliSwitches(root, stack, name),
-            audit=AuditLog(default_audit_log(root)),
+            audit=audit_for(root),
             metrics=metrics,
             echo=lambda m: click.echo(m, err=True),
         )
@@ -258,7 +258,7 @@ def register(main: click.Group, stack_option) -> None:  # noqa: ANN001
         stack = ctx.obj["stack"]
         root = project_root()
         who = os.environ.get("ORCHESTRATOR_USER") or os.environ.get("USER") or "operator"
-        lifted = acknowledge(board_for(root, stack), AuditLog(default_audit_log(root)), stack, who, reason)
+        lifted = acknowledge(board_for(root, stack), audit_for(root), stack, who, reason)
         if lifted is None:
             click.echo(f"stack '{stack}': no anti-flap block was set; nothing to acknowledge.")
         else:

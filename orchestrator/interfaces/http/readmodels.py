@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from orchestrator.adapters.files.audit import AuditLog, default_audit_log, parse_ts
+from orchestrator.adapters.files.audit import audit_for, parse_ts
 from orchestrator.adapters.files.journal import SwitchRecord
 from orchestrator.domain.errors import OrchestratorError
 
@@ -174,7 +174,7 @@ def history(root: Path, stack: str, records: list[SwitchRecord], limit: int) -> 
             }
         )
     rows = join_history(updates, records)[:limit]
-    events = AuditLog(default_audit_log(root)).read()
+    events = audit_for(root).read()
     by_switch: dict[str, list[dict[str, Any]]] = {}
     confirmed: dict[str, list[dict[str, Any]]] = {}
     for e in events:

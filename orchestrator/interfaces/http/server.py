@@ -19,8 +19,8 @@ from socketserver import ThreadingMixIn
 from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
-from orchestrator.adapters.files.audit import AuditLog, default_audit_log
-from orchestrator.adapters.files.journal import Journal
+from orchestrator.adapters.files.audit import audit_for
+from orchestrator.adapters.files.journal import journal_for
 from orchestrator.adapters.files.paths import state_dir
 from orchestrator.domain.errors import UsageError
 from orchestrator.interfaces.http import readmodels
@@ -85,12 +85,12 @@ class ProjectBackend:
         self.stack = stack
         self.stack_metrics = stack_metrics or StackMetrics(root, stack)
         self._dry_run_lock = threading.Lock()
-        self.journal = Journal(state_dir(root) / "journal")
+        self.journal = journal_for(root)  # the shared store with a postgres:// backend (docs/team.md)
         self.launcher = launcher or Launcher(
             root,
             stack,
             journal=self.journal,
-            audit=AuditLog(default_audit_log(root)),
+            audit=audit_for(root),
             log_dir=state_dir(root) / "console",
         )
 

@@ -1,0 +1,38 @@
+"""Stack updates with their real version numbers, from any backend.
+
+Pulumi Cloud numbers a stack's updates 1, 2, 3, ...; the DIY backends (file, S3,
+PostgreSQL) keep every update but report version 0 for each. Their history is complete
+and ordered (one history object per update, named by time), so the version of an update
+is its position in that history: the same number on every machine reading the same backend.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from orchestrator.adapters.pulumi.stack import ProjectStack
+
+
+def number_versions(updates: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Updates newest first, the whole history: versions the backend left at 0 become positions."""
+    total = len(updates)
+    return [{**u, "version": u.get("version") or total - index} for index, u in enumerate(updates)]
+
+
+def stack_updates(root: Path, stack: str, limit: int) -> list[dict[str, Any]]:
+    """The newest `limit` updates of the stack as plain dicts, with real version numbers."""
+    updates = [
+        {
+            "version": u.version,
+            "kind": u.kind,
+            "result": u.result,
+            "message": u.message,
+            "start_time": u.start_time.isoformat() if u.start_time else None,
+            "end_time": u.end_time.isoformat() if u.end_time else None,
+            "resource_changes": dict(u.resource_changes or {}),
+        }
+        # The whole history: a version is a position counted from the first update.
+        for u in ProjectStack(root, stack).stack().history()
+    ]
+    return number_versions(updates)[:limit]
