@@ -27,6 +27,7 @@ from typing import Any, Protocol
 
 from orchestrator.domain.desired import desired_state
 from orchestrator.domain.errors import ConflictError
+from orchestrator.domain.records import record_key
 from orchestrator.domain.topology import Topology
 from orchestrator.services.deploy import load
 from orchestrator.services.status import build_status
@@ -61,7 +62,7 @@ class Leftover:
 
     @property
     def key(self) -> str:
-        return f"{self.zone}/{self.name}/{self.type}"
+        return record_key(self.zone, self.name, self.type)
 
 
 @dataclass
@@ -92,7 +93,7 @@ def plan_prune(topology: Topology, active: tuple[str, ...], stack: str) -> Prune
         zone, name, rtype = key.split("/")
         plan.leftovers.append(Leftover(zone, name, rtype, (), "registry entry of a group that is not active"))
     for row in report["hostnames"]:
-        key = f"{row['zone']}/{row['name']}/{row['type']}"
+        key = record_key(row["zone"], row["name"], row["type"])
         if row["served"] and not row["expected"]:
             plan.leftovers.append(
                 Leftover(
