@@ -59,6 +59,16 @@ class OrchestratorProvider(p.Provider):
             self._clients[key] = client_for(key[0], key[1], settings)
         return self._clients[key]
 
+    async def check_config(self, request: p.CheckRequest) -> p.CheckResponse:
+        # The default provider of package `orchestrator` is handed the stack's whole
+        # `orchestrator:` config namespace (the topology). The plugin needs none of it:
+        # keeping it out of the provider's state keeps the state small and a switch (a new
+        # activeGroups) from being a provider change.
+        return p.CheckResponse(inputs={})
+
+    async def diff_config(self, request: p.DiffRequest) -> p.DiffResponse:
+        return p.DiffResponse(changes=False)
+
     async def configure(self, request: p.ConfigureRequest) -> p.ConfigureResponse:
         # No preview support: the engine never calls Create/Update during a preview.
         return p.ConfigureResponse(accept_secrets=True, accept_resources=True, accept_outputs=False)
