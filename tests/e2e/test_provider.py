@@ -172,8 +172,18 @@ def test_the_state_holds_typed_resources_served_by_the_project_plugin(project):
     providers = {r["urn"] for r in resources if r["type"] == "pulumi:providers:orchestrator"}
     assert all(r["provider"].rsplit("::", 1)[0] in providers for r in record_sets)
     assert "__provider" not in json.dumps(resources)
-    sizes = [len(json.dumps(r)) for r in record_sets]
-    assert max(sizes) < 1200, sizes  # the dynamic resources were ~2.4 KB each
+
+    # Smaller than the same record set deployed by the previous version (its pickled provider
+    # gone), not counting the engine's registration metadata (source position, stack trace).
+    def size(r: dict) -> int:
+        return len(json.dumps({k: v for k, v in r.items() if k not in ("sourcePosition", "stackTrace")}))
+
+    fixture = json.loads(
+        (Path(__file__).resolve().parents[1] / "fixtures" / "previous-version-state.json").read_text()
+    )
+    before = {r["id"]: size(r) for r in fixture["deployment"]["resources"] if "id" in r}
+    shrunk = {r["id"]: (before[r["id"]], size(r)) for r in record_sets if r["id"] in before}
+    assert len(shrunk) == 8 and all(new < old - 300 for old, new in shrunk.values()), shrunk
     assert all(
         r["id"] == f"{r['inputs']['zone']}/{r['inputs']['name']}/{r['inputs']['type']}" for r in record_sets
     )
