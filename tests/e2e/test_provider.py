@@ -26,6 +26,7 @@ import pytest
 import yaml
 
 from orchestrator.adapters.dns.errors import CredentialsRejected, ProviderError
+from orchestrator.adapters.dns.livezone import read_live
 from orchestrator.adapters.dns.powerdns import Change, PowerDNSClient
 from orchestrator.adapters.dns.rfc2136 import MAX_MESSAGE, RFC2136Client
 from orchestrator.adapters.lease import LeaseRecord, fence_env, lease_from_config
@@ -33,6 +34,7 @@ from orchestrator.adapters.pulumi.provider import PRIMARY_TYPE, RECORD_SET_TYPE
 from orchestrator.adapters.pulumi.provider.batching import ZoneWriter
 from orchestrator.adapters.pulumi.stack import ProjectStack
 from orchestrator.devenv import find_server
+from orchestrator.domain.topology import load_topology
 from tests.e2e.dnsutil import query, wait_for
 from tests.e2e.project import HOSTS, TempProject, demo_topology
 from tests.e2e.test_lease import lease_cfg, write_directly
@@ -288,3 +290,27 @@ def test_a_kill_9_in_the_middle_of_a_preview_leaves_no_process_behind(dev_env, t
         for pid, _ in project_processes(proj.root):
             os.kill(pid, signal.SIGKILL)
         proc.communicate(timeout=10)
+
+
+# --- the live-zone reader reads whole zones -------------------------------------------------------
+
+
+def test_the_live_zone_reader_sees_records_the_topology_does_not_know(dev_env, monkeypatch):
+    monkeypatch.setenv("ORCHESTRATOR_DEV_DIR", str(dev_env.state_dir))
+    topology = load_topology(
+        demo_topology(dev_env.group_a, dev_env.group_b, dev_env.workload_port), active=["group-a"]
+    )
+    foreign = [
+        (powerdns(dev_env), PDNS_ZONE, "kuadrant-zzzz9999-a-gone.app.example.test"),
+        (bind(dev_env), BIND_ZONE, "kuadrant-zzzz9999-a-gone.svc.example.test"),
+    ]
+    for client, zone, name in foreign:
+        client.apply(zone, [("replace", name, "TXT", 60, ["heritage=external-dns,owner=another"])])
+    try:
+        live = read_live(topology)
+        for _, zone, name in foreign:
+            assert live[f"{zone}/{name}/TXT"].values == ("heritage=external-dns,owner=another",)
+        assert f"{PDNS_ZONE}/{PDNS_ZONE}/SOA" in live and f"{BIND_ZONE}/{BIND_ZONE}/SOA" in live
+    finally:
+        for client, zone, name in foreign:
+            client.apply(zone, [("delete", name, "TXT", 0, ())])
