@@ -111,6 +111,6 @@ def client_for(provider: str, zone: str, settings: Mapping[str, Any]) -> PowerDN
         return rfc2136_client(zone, settings)
     raise ConfigError(
         f"zones[{zone}].provider",
-        f"'{provider}' is not served by a local dynamic provider",
+        f"'{provider}' is not served by the project's provider plugin",
         f"use one of {', '.join(LOCAL_PROVIDERS)} here; cloud providers use their Pulumi packages",
     )

@@ -88,8 +88,8 @@ class LanguageHost(language_pb2_grpc.LanguageRuntimeServicer):
         return plugin_pb2.PluginInfo(version=__version__)
 
     def GetRequiredPlugins(self, request, context):  # noqa: N802
-        # Automatic plugin downloads are off (no network); the program's providers are
-        # dynamic providers found on PATH, so nothing has to be acquired up front.
+        # Automatic plugin downloads are off (no network); the project's provider plugin
+        # is found beside the CLI, so nothing has to be acquired up front.
         return language_pb2.GetRequiredPluginsResponse(plugins=[])
 
     def GetRequiredPackages(self, request, context):  # noqa: N802
