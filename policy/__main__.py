@@ -146,7 +146,7 @@ def cnpg_is_primary(replica: Mapping[str, Any] | None) -> bool:
 
 def database_of(rtype: str, props: Mapping[str, Any], urn: str | None) -> DatabaseCluster | None:
     """A database cluster from either contract: props `databasePair`, `group`, `primary`
-    (the local dynamic provider), or a CNPG Cluster with the pair and group labels."""
+    (the project's orchestrator:database:Primary), or a CNPG Cluster with the pair and group labels."""
     if all(k in props for k in ("databasePair", "group", "primary")):
         primary = props["primary"]
         return DatabaseCluster(
