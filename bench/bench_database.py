@@ -23,8 +23,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import local_powerdns  # noqa: E402
 
 from orchestrator.adapters.postgres import pg
-from orchestrator.adapters.postgres.local import LocalPair  # noqa: E402
 from orchestrator.adapters.pulumi.stack import ProjectStack  # noqa: E402
+from orchestrator.devenv.pair import LocalPair  # noqa: E402
 from orchestrator.services.switch.dryrun import dry_run  # noqa: E402
 from orchestrator.services.switch.run import SwitchRunner  # noqa: E402
 from tests.e2e.project import TempProject  # noqa: E402

@@ -21,6 +21,7 @@ from typing import IO, Any
 import psycopg
 
 import orchestrator
+from orchestrator.adapters.files.paths import project_root
 from orchestrator.adapters.postgres import pg
 from orchestrator.adapters.postgres.pg import Endpoint
 from orchestrator.devenv import (
@@ -57,13 +58,14 @@ _PORT_CLASH = (
 )
 
 
+DEV_DIR_ENV = "ORCHESTRATOR_DEV_DIR"
+
+
 def default_state_dir() -> Path:
     """$ORCHESTRATOR_DEV_DIR, else <project root>/.dev (project root: where Pulumi.yaml is)."""
-    if env := os.environ.get("ORCHESTRATOR_DEV_DIR"):
+    if env := os.environ.get(DEV_DIR_ENV):
         return Path(env)
-    from orchestrator.adapters.files.paths import dev_dir, project_root
-
-    return dev_dir(project_root())
+    return project_root() / ".dev"
 
 
 class DevEnv:

@@ -12,7 +12,7 @@ Where the numbers come from (docs/metrics.md):
   `orchestrator serve` (which tails the log, so it shows a switch run by any process on the
   host) and the textfile a one-shot CLI run writes for node-exporter. Counters survive
   restarts because the log does. `..._unfinished` comes from the journal.
-- health metrics come from the last HealthReport (.orchestrator/services/health/<stack>.json).
+- health metrics come from the last HealthReport (.orchestrator/health/<stack>.json).
 - `orchestrator_database_*` come from a live reading of each database pair
   (orchestrator.adapters.postgres.measure), taken where the live zones are read: who is primary,
   how far each standby lags, whether its WAL receiver streams, who is fenced. What cannot be

@@ -13,6 +13,7 @@ from typing import Any
 
 from orchestrator.adapters.dns.livezone import LiveRecord, candidates, read_live, registry_entries
 from orchestrator.adapters.dns.query import query
+from orchestrator.adapters.local import local_environment
 from orchestrator.domain.desired import desired_state
 from orchestrator.domain.kuadrant import FormatError, active_groups_txt_name, parse_active_groups_txt
 from orchestrator.domain.topology import Topology
@@ -23,12 +24,9 @@ TARGET_TYPES = ("A", "AAAA", "CNAME")
 def _resolver() -> tuple[str, int] | None:
     """The local environment's Unbound, when it runs (the client's cached view)."""
     try:
-        from orchestrator import devenv
-
-        status = devenv.DevEnv(devenv.default_state_dir()).status()
+        server = local_environment().server("unbound")
     except Exception:  # noqa: BLE001 — no local environment is a normal case
         return None
-    server = devenv.find_server(status, "unbound")
     if server and server.get("running"):
         return server["address"], int(server["port"])
     return None

@@ -7,6 +7,8 @@ environment started by `orchestrator dev up` on the same machine.
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,8 +49,11 @@ def fixture_spec(port: int) -> DevSpec:
 
 
 @pytest.fixture(scope="session")
-def dev_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevEnvHandle]:
-    state_dir = tmp_path_factory.mktemp("dev-env")
+def dev_env() -> Iterator[DevEnvHandle]:
+    # Not under pytest's basetemp: every pytest session that starts on the machine resets
+    # /tmp/pytest-of-<user> to 0700, which cuts the PostgreSQL servers (run as `postgres`
+    # when we are root) off from their data directories in another session still running.
+    state_dir = Path(tempfile.mkdtemp(prefix="orchestrator-e2e-dev-"))
     port = pick_common_tcp_port([*GROUP_A, *GROUP_B])
     spec = fixture_spec(port)
     env = DevEnv(state_dir)
@@ -67,4 +72,6 @@ def dev_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevEnvHandle]:
     finally:
         env.down()
         left = processes_mentioning(f"{state_dir}/")
+        if not left:
+            shutil.rmtree(state_dir, ignore_errors=True)
         assert not left, f"processes of the test environment survived `down`: {left}"

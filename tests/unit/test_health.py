@@ -334,7 +334,7 @@ def deps(clock: FakeClock, http=None, history=None) -> Deps:  # noqa: ANN001
         dns_query=serving(B),
         http_get=http or fake_http({}),
         history=history or (lambda root, stack: [update(3, msg)]),
-        dev_status=lambda: {"servers": []},
+        local_server=lambda role: None,
         clock=clock,
         sleep=clock.sleep,
     )
@@ -471,26 +471,25 @@ def test_verify_delay_env_wins_and_bad_values_are_refused() -> None:
 # --- vantages --------------------------------------------------------------------------------
 
 
-def dev_status_doc(unbound_running: bool = True) -> dict:
-    return {
-        "servers": [
-            {"role": "powerdns", "address": "127.0.0.1", "port": 5300, "running": True},
-            {"role": "bind", "address": "127.0.0.1", "port": 5301, "running": True},
-            {"role": "unbound", "address": "127.0.0.1", "port": 5302, "running": unbound_running},
-        ]
+def local_servers(unbound_running: bool = True):  # noqa: ANN201
+    servers = {
+        "powerdns": {"role": "powerdns", "address": "127.0.0.1", "port": 5300, "running": True},
+        "bind": {"role": "bind", "address": "127.0.0.1", "port": 5301, "running": True},
+        "unbound": {"role": "unbound", "address": "127.0.0.1", "port": 5302, "running": unbound_running},
     }
+    return servers.get
 
 
 def test_local_default_vantages_are_each_authoritative_server_and_unbound() -> None:
-    assert local_vantages(topo(), dev_status_doc()) == VANTAGES
-    without = local_vantages(topo(), dev_status_doc(unbound_running=False))
+    assert local_vantages(topo(), local_servers()) == VANTAGES
+    without = local_vantages(topo(), local_servers(unbound_running=False))
     assert [v.name for v in without] == ["powerdns", "bind"]
 
 
 def test_a_zone_without_vantage_is_reported() -> None:
     from orchestrator.services.health.config import HealthConfig
 
-    vantages, problems = vantages_for(topo(), HealthConfig(), status=lambda: {"servers": []})
+    vantages, problems = vantages_for(topo(), HealthConfig(), server=lambda role: None)
     assert vantages == []
     assert any("app.example.test" in p for p in problems) and any("svc.example.test" in p for p in problems)
 

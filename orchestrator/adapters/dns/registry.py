@@ -9,37 +9,27 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 from orchestrator.adapters.dns.powerdns import PowerDNSClient
 from orchestrator.adapters.dns.rfc2136 import RFC2136Client
+from orchestrator.adapters.local import local_environment
 from orchestrator.domain.errors import ConfigError, EnvironmentProblem
 
 LOCAL_PROVIDERS = ("powerdns", "rfc2136")
 
 
-def dev_dir() -> Path:
-    if env := os.environ.get("ORCHESTRATOR_DEV_DIR"):
-        return Path(env)
-    from orchestrator.adapters.files.paths import dev_dir, project_root
-
-    return dev_dir(project_root())
-
-
-def _dev_server(role: str) -> tuple[dict[str, Any], dict[str, str]]:
-    from orchestrator import devenv
-
-    state = dev_dir()
-    status = devenv.DevEnv(state).status()
-    server = devenv.find_server(status, role)
-    if not server or not server.get("running"):
+def _dev_server(role: str) -> tuple[Mapping[str, Any], Mapping[str, str]]:
+    env = local_environment()
+    state = env.state_dir
+    server = env.server(role)
+    if not server:
         raise EnvironmentProblem(
             f"the local environment's {role} server is not running (state in {state})",
             "the zone's settings say `server: dev`",
             "run `orchestrator dev up` (or `make demo`), then run again",
         )
-    return server, devenv.load_secrets(state)
+    return server, env.secrets()
 
 
 def powerdns_client(zone: str, settings: Mapping[str, Any]) -> PowerDNSClient:

@@ -1,4 +1,4 @@
-"""Where health results are kept: <root>/.orchestrator/services/health/ (gitignored local state).
+"""Where health results are kept: <root>/.orchestrator/health/ (gitignored local state).
 
 - `<stack>.json`: the last HealthReport of the stack (what `status`, `/v1/health` and the
   metrics show);

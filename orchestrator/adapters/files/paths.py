@@ -35,10 +35,5 @@ def state_dir(root: Path) -> Path:
     return root / ".orchestrator"
 
 
-def dev_dir(root: Path) -> Path:
-    """The local environment's state (servers, logs, generated secrets)."""
-    return Path(os.environ.get("ORCHESTRATOR_DEV_DIR") or root / ".dev")
-
-
 def stack_config_file(root: Path, stack: str) -> Path:
     return root / "stacks" / f"Pulumi.{stack}.yaml"

@@ -24,6 +24,7 @@ from typing import Any
 from orchestrator.adapters.lease.base import Lease
 from orchestrator.adapters.lease.dnslease import DEFAULT_NAME, DEFAULT_TIMEOUT, DnsLease
 from orchestrator.adapters.lease.quorum import QuorumLease
+from orchestrator.adapters.local import local_environment
 from orchestrator.domain.errors import ConfigError, EnvironmentProblem
 
 KINDS = ("dns", "dns-quorum")
@@ -86,11 +87,7 @@ def lease_from_config(cfg: Mapping[str, Any]) -> Lease:
 
 def dev_state_dir(cfg: Mapping[str, Any]) -> Path:
     """The local environment a `dev` lease lives in: stateDir, else the usual default."""
-    if cfg.get("stateDir"):
-        return Path(str(cfg["stateDir"]))
-    from orchestrator.devenv import default_state_dir
-
-    return default_state_dir()
+    return local_environment(Path(str(cfg["stateDir"])) if cfg.get("stateDir") else None).state_dir
 
 
 def is_dev(cfg: Mapping[str, Any]) -> bool:
@@ -151,11 +148,9 @@ def _dev_members(cfg: Mapping[str, Any], *, quorum: bool) -> list[DnsLease]:
     A stopped server is included: the lease then reports it unreachable by name, which is
     what a quorum with one server down should say.
     """
-    from orchestrator.devenv import DevEnv, find_servers, load_secrets
-    from orchestrator.devenv.leaseservers import LEASE_ZONE
-
-    state = dev_state_dir(cfg)
-    servers = find_servers(DevEnv(state).status(), "lease")
+    env = local_environment(Path(str(cfg["stateDir"])) if cfg.get("stateDir") else None)
+    state = env.state_dir
+    servers = env.servers("lease")
     if not servers:
         raise EnvironmentProblem(
             f"the local environment in {state} has no lease servers",
@@ -163,7 +158,7 @@ def _dev_members(cfg: Mapping[str, Any], *, quorum: bool) -> list[DnsLease]:
             "started without lease servers",
             "run `orchestrator dev up`, then run again",
         )
-    secrets = load_secrets(state)
+    secrets = env.secrets()
     timeout = float(cfg.get("timeout", QUORUM_TIMEOUT if quorum else DEFAULT_TIMEOUT))
     if not quorum:
         index = int(cfg.get("index", 0))
@@ -174,7 +169,7 @@ def _dev_members(cfg: Mapping[str, Any], *, quorum: bool) -> list[DnsLease]:
         DnsLease(
             s["address"],
             int(s["port"]),
-            LEASE_ZONE,
+            env.lease_zone,
             key_name=secrets["tsig_key_name"],
             key_secret=secrets["tsig_secret"],
             key_algorithm=secrets["tsig_algorithm"],

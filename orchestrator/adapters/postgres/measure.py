@@ -12,8 +12,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
+from orchestrator.adapters.local import local_environment
 from orchestrator.adapters.postgres import pg
 from orchestrator.domain.databases import DatabasePair
 
@@ -64,20 +66,18 @@ Locate = Callable[[DatabasePair, str], "pg.Endpoint | None"]
 Fenced = Callable[[DatabasePair, str], bool]
 
 
-def dev_locator(state_dir: Any = None) -> tuple[Locate, Fenced]:
-    """Endpoints and fence markers of the local pair (`server: dev`)."""
-    from orchestrator.adapters.dns.registry import dev_dir
-    from orchestrator.devenv import DevEnv, postgres
-
-    env = DevEnv(state_dir or dev_dir())
+def dev_locator(state_dir: Path | None = None) -> tuple[Locate, Fenced]:
+    """Endpoints and fence markers of the local pair (`server: dev`), from the local environment."""
+    env = local_environment(state_dir)
 
     def locate(pair: DatabasePair, group: str) -> pg.Endpoint | None:
         if pair.cluster(group).kind != "postgres":
             return None
-        return env.postgres_endpoint(group)
+        place = env.postgres_endpoint(group)
+        return pg.Endpoint(place.host, place.port, place.user, place.password, place.dbname)
 
     def fenced(pair: DatabasePair, group: str) -> bool:
-        return pair.cluster(group).kind == "postgres" and postgres.is_fenced(env.state_dir, group)
+        return pair.cluster(group).kind == "postgres" and env.postgres_fenced(group)
 
     return locate, fenced
 

@@ -13,11 +13,12 @@ from /etc/resolv.conf. A zone no vantage covers makes dns-probes Unknown, never 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from orchestrator.adapters.local import local_environment
 from orchestrator.domain.topology import Topology
 from orchestrator.services.health.config import HealthConfig, Vantage
 
@@ -25,18 +26,24 @@ RESOLV_CONF = Path("/etc/resolv.conf")
 LOCAL_ROLES = {"powerdns": "powerdns", "rfc2136": "bind"}
 
 
-def local_vantages(topology: Topology, status: dict[str, Any]) -> list[Vantage]:
-    """The local environment's servers for the topology's `server: dev` zones (pure)."""
-    from orchestrator.devenv import find_server
+LocalServer = Callable[[str], Mapping[str, Any] | None]
 
+
+def local_server(role: str) -> Mapping[str, Any] | None:
+    """The local environment's running server of a role (ports/local_environment.py)."""
+    return local_environment().server(role)
+
+
+def local_vantages(topology: Topology, server: LocalServer) -> list[Vantage]:
+    """The local environment's servers for the topology's `server: dev` zones."""
     dev = [z for z in topology.zones if (z.settings or {}).get("server") == "dev"]
     out: list[Vantage] = []
     for provider, role in LOCAL_ROLES.items():
         zones = tuple(z.name for z in dev if z.provider == provider)
-        server = find_server(status, role)
-        if zones and server and server.get("running"):
-            out.append(Vantage(role, server["address"], int(server["port"]), False, zones))
-    resolver = find_server(status, "unbound")
+        found = server(role)
+        if zones and found and found.get("running"):
+            out.append(Vantage(role, found["address"], int(found["port"]), False, zones))
+    resolver = server("unbound")
     if dev and resolver and resolver.get("running"):
         out.append(
             Vantage("unbound", resolver["address"], int(resolver["port"]), True, tuple(z.name for z in dev))
@@ -119,17 +126,11 @@ def production_vantages(
     return out, problems
 
 
-def dev_status() -> dict[str, Any]:
-    from orchestrator import devenv
-
-    return devenv.DevEnv(devenv.default_state_dir()).status()
-
-
 def vantages_for(
     topology: Topology,
     config: HealthConfig,
     *,
-    status: Callable[[], dict[str, Any]] = dev_status,
+    server: LocalServer = local_server,
 ) -> tuple[list[Vantage], list[str]]:
     """The configured vantages, else the defaults; plus why a zone has none."""
     if config.vantages is not None:
@@ -139,7 +140,7 @@ def vantages_for(
         vantages, problems = [], []
         if any((z.settings or {}).get("server") == "dev" for z in topology.zones):
             try:
-                vantages += local_vantages(topology, status())
+                vantages += local_vantages(topology, server)
             except Exception as exc:  # noqa: BLE001 — reported as a problem, never a pass
                 problems.append(f"the local environment's status could not be read ({exc})")
         prod, prod_problems = production_vantages(topology)

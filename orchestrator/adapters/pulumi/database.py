@@ -20,7 +20,7 @@ import os
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from orchestrator.adapters.postgres.local import LocalPair
+    from orchestrator.ports.local_environment import PrimaryActuator
 
 MODE_ENV = "ORCHESTRATOR_DATABASE_MODE"
 RESOURCE_PREFIX = "db-"
@@ -34,12 +34,11 @@ def _mode() -> str:
     return os.environ.get(MODE_ENV, "planned")
 
 
-def _pair(props: dict[str, Any]) -> LocalPair:
-    from orchestrator.adapters.dns.registry import dev_dir
-    from orchestrator.adapters.postgres.local import LocalPair
-    from orchestrator.devenv import DevEnv
+def _pair(props: dict[str, Any]) -> PrimaryActuator:
+    # Imported here, in the plugin process: the dynamic provider is pickled by value.
+    from orchestrator.adapters.local import local_environment
 
-    return LocalPair(str(props["databasePair"]), DevEnv(dev_dir()))
+    return local_environment().primary_actuator(str(props["databasePair"]))
 
 
 def _fenced() -> None:

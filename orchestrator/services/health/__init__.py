@@ -2,7 +2,7 @@
 
     report = run_checks(root, stack, topology=..., from_groups=..., to_groups=..., ...)
     report.condition.status        # "True" | "False" | "Unknown"
-    condition_for(root, stack)     # the last one kept in .orchestrator/services/health/<stack>.json
+    condition_for(root, stack)     # the last one kept in .orchestrator/health/<stack>.json
 
 See docs/health.md for the checks, the vantages and the configuration.
 """

@@ -17,7 +17,7 @@ from orchestrator.adapters.probes.http_dns import (
     default_http_get,
     health_targets,
 )
-from orchestrator.adapters.probes.vantages import dev_status, vantages_for
+from orchestrator.adapters.probes.vantages import LocalServer, local_server, vantages_for
 from orchestrator.domain.health import (
     CHECKS,
     UNKNOWN,
@@ -44,7 +44,7 @@ class Deps:
     dns_query: DnsQuery = default_dns_query
     http_get: HttpGet = default_http_get
     history: Callable[[Path, str], list[Any]] = stack_history
-    dev_status: Callable[[], dict[str, Any]] = dev_status
+    local_server: LocalServer = local_server
     clock: Callable[[], float] = time.monotonic
     sleep: Callable[[float], None] = time.sleep
     now: Callable[[], str] = field(default=utc_now)
@@ -116,7 +116,7 @@ def run_checks(
     started = deps.now()
     baseline_doc = load_baseline(root, switch_id)
     baseline = (baseline_doc or {}).get("urls") if baseline_doc else None
-    vantages, problems = vantages_for(topology, config, status=deps.dev_status)
+    vantages, problems = vantages_for(topology, config, server=deps.local_server)
     fresh = C.new_groups(from_groups, to_groups)
     runners: dict[str, Callable[[], CheckResult]] = {
         C.REPLICAS_HEALTHY: lambda: C.replicas_healthy(

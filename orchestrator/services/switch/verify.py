@@ -3,7 +3,7 @@ baseline they compare with, measured before the flip.
 
 Verify waits the configured delay ($ORCHESTRATOR_VERIFY_DELAY, `switch --verify-delay`, or the
 stack's `orchestrator:health.verifyDelay`), runs the four checks, keeps the HealthReport
-(.orchestrator/services/health/<stack>.json) and fails the step when LastSwitchoverHealthy is False.
+(.orchestrator/health/<stack>.json) and fails the step when LastSwitchoverHealthy is False.
 Unknown does not fail the switch (a check that cannot decide is not a failure of the switch)
 but is printed as a warning and shown by `status`; it never counts as healthy.
 """

@@ -23,8 +23,9 @@ from pathlib import Path
 
 from orchestrator.adapters.postgres import pg
 from orchestrator.adapters.postgres.token import DemotionToken, TokenError, newest
-from orchestrator.devenv import DevEnv, postgres
+from orchestrator.devenv import postgres
 from orchestrator.devenv.binaries import postgres_bindir
+from orchestrator.devenv.env import DevEnv
 from orchestrator.domain.errors import ConflictError, EnvironmentProblem
 
 CATCH_UP_TIMEOUT = 120.0
