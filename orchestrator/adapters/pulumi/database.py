@@ -17,10 +17,12 @@ failover in ORCHESTRATOR_DATABASE_MODE.
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from orchestrator.ports.local_environment import PrimaryActuator
+from orchestrator.adapters.lease import check_fence_from_env
+from orchestrator.adapters.local import local_environment
+from orchestrator.domain.errors import OrchestratorError
+from orchestrator.ports.local_environment import PrimaryActuator
 
 MODE_ENV = "ORCHESTRATOR_DATABASE_MODE"
 RESOURCE_PREFIX = "db-"
@@ -35,22 +37,15 @@ def _mode() -> str:
 
 
 def _pair(props: dict[str, Any]) -> PrimaryActuator:
-    # Imported here, in the plugin process: the dynamic provider is pickled by value.
-    from orchestrator.adapters.local import local_environment
-
     return local_environment().primary_actuator(str(props["databasePair"]))
 
 
 def _fenced() -> None:
-    from orchestrator.adapters.lease import check_fence_from_env
-
     check_fence_from_env()
 
 
 def converge(props: dict[str, Any]) -> dict[str, Any]:
     """converge(), with the whole explanation (what, why, fix) in the engine's error message."""
-    from orchestrator.domain.errors import OrchestratorError
-
     try:
         return _converge(props)
     except OrchestratorError as exc:
