@@ -226,7 +226,7 @@ pulumi.export("blobLength", len(blob))
 def test_a_config_over_128_kib_reaches_the_program(dev_env, tmp_path):
     proj = TempProject.create(tmp_path, dev_env.state_dir)
     (proj.root / "programs" / "__main__.py").write_text(BLOB_PROGRAM)
-    blob = "h" * (300 * 1024)  # Linux caps one environment string at 128 KiB
+    blob = "h" * (1024 * 1024)  # Linux caps one environment string at 128 KiB; 5,000 hostnames ~530 KiB
     proj.stack_file.write_text(yaml.safe_dump({"config": {"test:blob": blob}}))
     saved = dict(os.environ)
     os.environ.update(proj.env())

@@ -37,7 +37,7 @@ def test_a_ttl_that_travelled_as_a_float_is_not_a_change_and_outputs_are_canonic
 
 
 def test_the_program_gets_a_config_larger_than_one_environment_string(tmp_path: Path):
-    config = {"test:blob": "h" * (300 * 1024)}  # Linux caps one environment string at 128 KiB
+    config = {"test:blob": "h" * (1024 * 1024)}  # Linux caps one environment string at 128 KiB
     config_file = tmp_path / "config.json"
     config_file.write_text(json.dumps(config) + "\n" + json.dumps(["test:secret"]))
     runner = tmp_path / "runner.py"  # stands in for pulumi-language-python-exec
@@ -60,6 +60,6 @@ def test_the_program_gets_a_config_larger_than_one_environment_string(tmp_path: 
         check=True,
         timeout=60,
     )
-    assert out.stdout.split(" ", 1)[0] == str(300 * 1024)
+    assert out.stdout.split(" ", 1)[0] == str(1024 * 1024)
     assert '["test:secret"]' in out.stdout and "['--x']" in out.stdout
     assert not config_file.exists()  # it may hold decrypted secrets: deleted once read
