@@ -25,8 +25,7 @@ from common import local_powerdns  # noqa: E402
 from orchestrator.adapters.postgres import pg
 from orchestrator.adapters.pulumi.stack import ProjectStack  # noqa: E402
 from orchestrator.devenv.pair import LocalPair  # noqa: E402
-from orchestrator.services.switch.dryrun import dry_run  # noqa: E402
-from orchestrator.services.switch.run import SwitchRunner  # noqa: E402
+from orchestrator.interfaces.switch_wiring import switch_service  # noqa: E402
 from tests.e2e.project import TempProject  # noqa: E402
 
 ZONE = "bench.example.test"
@@ -70,11 +69,10 @@ def main() -> None:
                     "INSERT INTO bench (payload) SELECT repeat('x', 100) FROM generate_series(1, %s)",
                     (args.rows,),
                 )
-            runner = SwitchRunner(proj.root, proj.stack, lambda _m: None)
-            runner.policy_overrides = OVERRIDES
+            service = switch_service(proj.root, proj.stack, lambda _m: None, OVERRIDES)
             t0 = time.perf_counter()
-            reviewed = dry_run(proj.root, proj.stack, kind="switch", to_groups=(target,), overrides=OVERRIDES)
-            outcome = runner.execute(reviewed, reviewed_fingerprint=reviewed.plan.fingerprint)
+            reviewed = service.deps.engine.plan(kind="switch", to_groups=(target,), mode="planned")
+            outcome = service.execute(reviewed, reviewed_fingerprint=reviewed.plan.fingerprint)
             total = time.perf_counter() - t0
             d = outcome.durations
             demote.append(d["demote-primary"])

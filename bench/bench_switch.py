@@ -1,19 +1,43 @@
-"""Wall time of a switch at 100 and 1,000 hostnames, split per step.
+"""Wall time of a switch per size, split per step, against octoDNS and the one-PATCH floor.
 
-Next to it: the raw `pulumi up` of the same change (the active set flipped in the
-config, one update, no lease/preflight/verify), the engine's own floor.
-Runs against the local PowerDNS and the three local lease servers. Prints a table.
+For each size N (hostnames, each with a health URL as real topologies have), on one local
+PowerDNS zone and the three local lease servers:
 
-    .venv/bin/python bench/bench_switch.py [--sizes 100,1000]
+1. deploy group-a (one update, timed but not part of any ratio);
+2. the dry-run: `orchestrator switch --to group-b --dry-run` as a whole process;
+3. the switch: `orchestrator switch --to group-b --yes` as a whole process (the review
+   preview, lease, preflight, flip, cleanup, verify), its steps as it reports them, and the
+   peak memory of its whole process tree (sampled from /proc);
+4. the raw `pulumi up` of the change back to group-a (the active set flipped in the config,
+   one update with the switch's engine settings: no refresh, no per-step checkpoint), the
+   engine alone;
+5. octoDNS (`octodns-sync --doit`, a whole process) syncing the zone from group-a's content
+   to exactly what the switch produced (N A record sets to group-b's targets, the registry
+   TXTs swapped to group-b's owner, the active-groups TXT flipped), checked afterwards;
+6. the floor: one PowerDNS PATCH carrying the whole change back.
+
+    .venv/bin/python bench/bench_switch.py [--sizes 100,1000] [--json]
+
+The targets are local workload HTTP servers (devenv), so the health policy and the verify
+step run for real.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import re
+import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
+from typing import Any
+
+import requests
+import yaml
+from natsort import natsort_keygen
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -22,68 +46,272 @@ from common import local_powerdns  # noqa: E402
 from orchestrator.adapters.files.paths import stack_config_file  # noqa: E402
 from orchestrator.adapters.pulumi.configfile import planned_config  # noqa: E402
 from orchestrator.adapters.pulumi.stack import ProjectStack  # noqa: E402
+from orchestrator.devenv.credentials import load_secrets  # noqa: E402
+from orchestrator.devenv.ports import pick_common_tcp_port  # noqa: E402
+from orchestrator.devenv.spec import workloads_for  # noqa: E402
 from orchestrator.domain.switch.steps import STEPS  # noqa: E402
-from orchestrator.services.switch.dryrun import dry_run  # noqa: E402
-from orchestrator.services.switch.run import SwitchRunner  # noqa: E402
-from tests.e2e.project import TempProject  # noqa: E402
+from tests.e2e.project import ORCHESTRATOR, TempProject  # noqa: E402
 
 ZONE = "bench.example.test"
-OVERRIDES = {"target-group-healthy": "benchmark topology: no workloads behind the targets"}
+# The targets: a few local workload HTTP servers per group (their /healthz answers 200); the
+# hostnames take them in turn, so every A record set still changes in a switch.
+ADDRESSES = {
+    "group-a": [f"127.0.130.{i}" for i in range(1, 5)],
+    "group-b": [f"127.0.140.{i}" for i in range(1, 5)],
+}
+STEP_LINE = re.compile(r"^\s+(?P<step>[a-z-]+)\s+(?P<secs>\d+\.\d+)s$")
+OCTODNS_SYNC = Path(sys.executable).with_name("octodns-sync")
 
 
-def topology(hosts: int) -> dict:
-    def group(n: int) -> dict:
-        return {
-            "endpoints": {f"h{i}.{ZONE}": {"a": [f"10.{n}.{i // 250}.{i % 250 + 1}"]} for i in range(hosts)}
-        }
+def topology(hosts: int, port: int, health: bool = True) -> dict[str, Any]:
+    check = {"health": {"port": port, "path": "/healthz"}} if health else {}
+
+    def group(name: str) -> dict[str, Any]:
+        addrs = ADDRESSES[name]
+        return {"endpoints": {f"h{i}.{ZONE}": {"a": [addrs[i % len(addrs)]], **check} for i in range(hosts)}}
 
     return {
         "ttl": 30,
         "zones": [{"name": ZONE, "provider": "powerdns", "settings": {"server": "dev"}}],
-        "groups": {"group-a": group(1), "group-b": group(2)},
+        "groups": {"group-a": group("group-a"), "group-b": group("group-b")},
+    }
+
+
+class PeakRss:
+    """Peak resident memory of a process and all its descendants, sampled every 50 ms."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.peak = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> PeakRss:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.05):
+            self.peak = max(self.peak, self.sample())
+
+    def sample(self) -> int:
+        parents: dict[int, int] = {}
+        rss: dict[int, int] = {}
+        for proc in Path("/proc").iterdir():
+            if not proc.name.isdigit():
+                continue
+            try:
+                stat = (proc / "stat").read_text()
+                status = (proc / "status").read_text()
+            except OSError:
+                continue
+            parents[int(proc.name)] = int(stat[stat.rindex(")") + 2 :].split()[1])
+            m = re.search(r"^VmRSS:\s+(\d+) kB", status, re.M)
+            rss[int(proc.name)] = int(m[1]) * 1024 if m else 0
+        tree, frontier = {self.pid}, [self.pid]
+        while frontier:
+            parent = frontier.pop()
+            for pid, ppid in parents.items():
+                if ppid == parent and pid not in tree:
+                    tree.add(pid)
+                    frontier.append(pid)
+        return sum(rss.get(pid, 0) for pid in tree)
+
+
+def timed_process(args: list[str], env: dict[str, str], cwd: Path) -> tuple[float, int, str]:
+    """(seconds, peak bytes of the process tree, stdout); raises when it fails."""
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(args, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    with PeakRss(proc.pid) as mem:
+        out, err = proc.communicate(timeout=3600)
+    took = time.perf_counter() - t0
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(args)} exited {proc.returncode}\n{out[-3000:]}\n{err[-3000:]}")
+    return took, mem.peak, out
+
+
+class PowerDns:
+    def __init__(self, state_dir: Path) -> None:
+        record = json.loads((state_dir / "env.json").read_text())
+        port = record["servers"]["powerdns"]["api_port"]
+        self.host, self.port = "127.0.0.1", port
+        self.key = load_secrets(state_dir)["powerdns_api_key"]
+        self.url = f"http://127.0.0.1:{port}/api/v1/servers/localhost/zones/{ZONE}."
+
+    def rrsets(self) -> dict[tuple[str, str], dict[str, Any]]:
+        data = requests.get(self.url, headers={"X-API-Key": self.key}, timeout=30).json()
+        # `\;` and `;` in a quoted TXT string are the same bytes on the wire (octoDNS writes the former).
+        return {
+            (r["name"], r["type"]): {
+                "ttl": r["ttl"],
+                "records": sorted(x["content"].replace("\\;", ";") for x in r["records"]),
+            }
+            for r in data["rrsets"]
+            if r["type"] != "SOA"
+        }
+
+    def patch_to(self, want: dict[tuple[str, str], dict[str, Any]]) -> float:
+        """One PATCH from what is served now to `want`; its seconds."""
+        have = self.rrsets()
+        rrsets = [
+            {
+                "name": name,
+                "type": rtype,
+                "ttl": v["ttl"],
+                "changetype": "REPLACE",
+                "records": [{"content": c, "disabled": False} for c in v["records"]],
+            }
+            for (name, rtype), v in want.items()
+            if have.get((name, rtype)) != v
+        ] + [{"name": n, "type": t, "changetype": "DELETE"} for (n, t) in have if (n, t) not in want]
+        t0 = time.perf_counter()
+        resp = requests.patch(self.url, headers={"X-API-Key": self.key}, json={"rrsets": rrsets}, timeout=300)
+        took = time.perf_counter() - t0
+        resp.raise_for_status()
+        return took
+
+
+def octodns_config(tmp: Path, pdns: PowerDns, want: dict[tuple[str, str], dict[str, Any]]) -> Path:
+    """octoDNS's YAML source holding `want`, and its config targeting the same PowerDNS."""
+    records: dict[str, list[dict[str, Any]]] = {}
+    for (name, rtype), v in sorted(want.items()):
+        label = name[: -len(ZONE) - 2] if name != f"{ZONE}." else ""
+        values = v["records"]
+        if rtype == "TXT":  # PowerDNS shows quoted chunks; octoDNS wants the text, `;` escaped
+            values = ["".join(re.findall(r'"((?:[^"\\]|\\.)*)"', c)).replace(";", "\\;") for c in values]
+        records.setdefault(label, []).append({"ttl": v["ttl"], "type": rtype, "values": values})
+    zones = tmp / "octodns-zones"
+    zones.mkdir(exist_ok=True)
+    ordered = {k: records[k] for k in sorted(records, key=natsort_keygen())}  # octoDNS checks the order
+    (zones / f"{ZONE}.yaml").write_text(yaml.safe_dump(ordered, sort_keys=False))
+    config = {
+        "providers": {
+            "yaml": {"class": "octodns.provider.yaml.YamlProvider", "directory": str(zones)},
+            "powerdns": {
+                "class": "octodns_powerdns.PowerDnsProvider",
+                "host": pdns.host,
+                "port": pdns.port,
+                "api_key": "env/BENCH_PDNS_KEY",
+                "scheme": "http",
+            },
+        },
+        "zones": {f"{ZONE}.": {"sources": ["yaml"], "targets": ["powerdns"]}},
+    }
+    path = tmp / "octodns.yaml"
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    return path
+
+
+def one_size(n: int, tmp: Path, state_dir: Path, pdns: PowerDns, port: int, health: bool) -> dict[str, Any]:
+    proj = TempProject.create(tmp / f"n{n}", state_dir, stack=f"bench{n}")
+    proj.write_stack(topology(n, port, health), ["group-a"], lease={"kind": "dns-quorum", "servers": "dev"})
+    env = proj.env()
+    os.environ.update({k: env[k] for k in ("PULUMI_CONFIG_PASSPHRASE", "ORCHESTRATOR_ROOT")})
+    stack = ProjectStack(proj.root, proj.stack)
+    t0 = time.perf_counter()
+    # The benchmark's own setup, not what it measures: written once, not per resource.
+    stack.up(skip_checkpoints=True)
+    deploy = time.perf_counter() - t0
+    before = pdns.rrsets()
+    # Without health URLs the health policy has nothing to measure: overridden, audited.
+    override = [] if health else ["--override-policy", "target-group-healthy", "--reason", "benchmark"]
+    base = [str(ORCHESTRATOR), "switch", "--stack", proj.stack, "--to", "group-b", *override]
+    dry, _, _ = timed_process([*base, "--dry-run", "--format", "json"], env, proj.root)
+    total, peak, out = timed_process([*base, "--yes"], env, proj.root)
+    steps = {m["step"]: float(m["secs"]) for m in map(STEP_LINE.match, out.splitlines()) if m}
+    after = pdns.rrsets()
+    changed = sum(1 for k in set(before) | set(after) if before.get(k) != after.get(k))
+    # The engine alone: the same change back, one `pulumi up` with the switch's engine settings
+    # (no refresh, no per-step checkpoint; docs/engine.md).
+    with planned_config(stack_config_file(proj.root, proj.stack), ("group-a",)) as cfg:
+        t0 = time.perf_counter()
+        stack.up(config_file=cfg, refresh=False, skip_checkpoints=True)
+        raw = time.perf_counter() - t0
+    assert pdns.rrsets() == before, "the raw up must restore group-a's zone"
+    # octoDNS: group-a's zone -> exactly what the switch produced.
+    config = octodns_config(tmp / f"n{n}", pdns, after)
+    octo, _, _ = timed_process(
+        [str(OCTODNS_SYNC), "--config-file", str(config), "--doit", "--force"],
+        {**env, "BENCH_PDNS_KEY": pdns.key},
+        tmp,
+    )
+    synced = pdns.rrsets()
+    diff = {
+        k: (synced.get(k), after.get(k)) for k in set(synced) | set(after) if synced.get(k) != after.get(k)
+    }
+    assert not diff, f"octoDNS must produce the switch's zone: {list(diff.items())[:3]}"
+    patch = pdns.patch_to(before)  # the floor: the whole change in one PATCH
+    assert pdns.rrsets() == before
+    return {
+        "hostnames": n,
+        "health_urls": health,
+        "record_set_changes": changed,
+        "deploy_s": round(deploy, 2),
+        "dry_run_s": round(dry, 2),
+        "switch_s": round(total, 2),
+        "steps_s": {s: steps[s] for s in STEPS if s in steps},
+        "peak_rss_mb": round(peak / 2**20),
+        "raw_pulumi_up_s": round(raw, 2),
+        "octodns_s": round(octo, 2),
+        "one_patch_s": round(patch, 3),
+        "switch_vs_octodns": round(total / octo, 1),
+        "switch_vs_patch": round(total / patch),
+        "raw_up_vs_octodns": round(raw / octo, 1),
+        "switch_per_hostname_ms": round(1000 * total / n, 1),
     }
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--sizes", default="100,1000")
-    sizes = [int(s) for s in ap.parse_args().sizes.split(",")]
-    with local_powerdns(ZONE) as (tmp, env):
-        dev_dir = env.state_dir
-        cols = [s for s in STEPS if s not in ("lower-ttl", "demote-primary", "promote-primary")]
-        print(
-            f"{'hosts':>6} "
-            + " ".join(f"{c:>16}" for c in cols)
-            + f" {'switch total':>13} {'raw pulumi up':>14}"
-        )
+    ap.add_argument("--json", action="store_true", help="one JSON line per size")
+    ap.add_argument(
+        "--no-health",
+        action="store_true",
+        help="hostnames without health URLs (the language host cannot pass the config of ~900+ "
+        "hostnames with health URLs until issue 12 item 6 lands)",
+    )
+    args = ap.parse_args()
+    sizes = [int(s) for s in args.sizes.split(",")]
+    port = pick_common_tcp_port([a for addrs in ADDRESSES.values() for a in addrs])
+    with local_powerdns(ZONE, workloads=workloads_for(ADDRESSES, port)) as (tmp, env):
+        pdns = PowerDns(env.state_dir)
+        if not args.json:
+            cols = (
+                "hosts",
+                "changes",
+                "dry-run",
+                "switch",
+                "flip-dns",
+                "raw up",
+                "octoDNS",
+                "PATCH",
+                "ratio",
+                "peak",
+            )
+            print(" ".join(f"{c:>9}" for c in cols), flush=True)
         for n in sizes:
-            proj = TempProject.create(Path(tmp) / f"n{n}", dev_dir, stack=f"bench{n}")
-            os.environ["ORCHESTRATOR_ROOT"] = str(proj.root)
-            proj.write_stack(topology(n), ["group-a"], lease={"kind": "dns-quorum", "servers": "dev"})
-            stack = ProjectStack(proj.root, proj.stack)
-            stack.up()
-            t0 = time.perf_counter()
-            runner = SwitchRunner(proj.root, proj.stack, lambda _m: None)
-            # The benchmark's targets are unroutable addresses with no health URL: the
-            # health policy is overridden (audited, as an operator would) so the rest runs.
-            runner.policy_overrides = OVERRIDES
-            reviewed = dry_run(
-                proj.root, proj.stack, kind="switch", to_groups=("group-b",), overrides=OVERRIDES
+            r = one_size(n, tmp, env.state_dir, pdns, port, health=not args.no_health)
+            if args.json:
+                print(json.dumps(r, sort_keys=True), flush=True)
+                continue
+            row = (
+                n,
+                r["record_set_changes"],
+                f"{r['dry_run_s']:.2f}s",
+                f"{r['switch_s']:.2f}s",
+                f"{r['steps_s'].get('flip-dns', 0):.2f}s",
+                f"{r['raw_pulumi_up_s']:.2f}s",
+                f"{r['octodns_s']:.2f}s",
+                f"{r['one_patch_s']:.3f}s",
+                f"{r['switch_vs_octodns']}x",
+                f"{r['peak_rss_mb']}MB",
             )
-            outcome = runner.execute(reviewed, reviewed_fingerprint=reviewed.plan.fingerprint)
-            total = time.perf_counter() - t0
-            # The same change back, as one raw `pulumi up` with the flipped config.
-            with planned_config(stack_config_file(proj.root, proj.stack), ("group-a",)) as cfg:
-                t0 = time.perf_counter()
-                stack.up(config_file=cfg)
-                raw = time.perf_counter() - t0
-            d = outcome.durations
-            print(
-                f"{n:>6} "
-                + " ".join(f"{d.get(c, 0.0):>15.2f}s" for c in cols)
-                + f" {total:>12.2f}s {raw:>13.2f}s",
-                flush=True,
-            )
+            print(" ".join(f"{c:>9}" for c in row), flush=True)
 
 
 if __name__ == "__main__":

@@ -15,12 +15,15 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from orchestrator.devenv import DevEnv, DevSpec  # noqa: E402
+from orchestrator.devenv.spec import Workload  # noqa: E402
 
 
 @contextmanager
-def local_powerdns(zone: str, postgres_groups: tuple[str, ...] = ()) -> Iterator[tuple[Path, DevEnv]]:
+def local_powerdns(
+    zone: str, postgres_groups: tuple[str, ...] = (), workloads: list[Workload] | None = None
+) -> Iterator[tuple[Path, DevEnv]]:
     """(temporary directory, running DevEnv serving `zone` on PowerDNS, plus the PostgreSQL pair
-    of `postgres_groups` when given); stopped afterwards."""
+    of `postgres_groups` and the workload HTTP servers when given); stopped afterwards."""
     os.environ.setdefault("PULUMI_CONFIG_PASSPHRASE", "bench-passphrase")
     # `timeout` and Ctrl-C alike must stop the servers: make SIGTERM unwind like an exception.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
@@ -28,7 +31,12 @@ def local_powerdns(zone: str, postgres_groups: tuple[str, ...] = ()) -> Iterator
         dev_dir = Path(tmp) / "dev"
         env = DevEnv(dev_dir)
         env.up(
-            DevSpec(powerdns_zones=[zone], bind_zones=[], workloads=[], postgres_groups=list(postgres_groups))
+            DevSpec(
+                powerdns_zones=[zone],
+                bind_zones=[],
+                workloads=list(workloads or []),
+                postgres_groups=list(postgres_groups),
+            )
         )
         os.environ["ORCHESTRATOR_DEV_DIR"] = str(dev_dir)
         try:

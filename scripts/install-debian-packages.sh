@@ -14,6 +14,9 @@ declare -A NEEDED=(
   [/usr/bin/sqlite3]=sqlite3
   [/usr/lib/postgresql]=postgresql
   [/usr/bin/prometheus]=prometheus
+  # The console's browser tests (tests/e2e/test_console.py): headless Chromium and its driver.
+  [/usr/bin/chromium]=chromium
+  [/usr/bin/chromedriver]=chromium-driver
 )
 
 missing=()
@@ -31,7 +34,7 @@ if [ "${#missing[@]}" -eq 0 ]; then
   exit 0
 fi
 
-echo "debian packages: installing ${missing[*]} (PowerDNS, BIND 9, Unbound, PostgreSQL, Prometheus for the local environment and tests)"
+echo "debian packages: installing ${missing[*]} (PowerDNS, BIND 9, Unbound, PostgreSQL, Prometheus for the local environment and tests; Chromium for the console's browser tests)"
 if [ "$(id -u)" -ne 0 ]; then
   SUDO=sudo
   if ! command -v sudo >/dev/null 2>&1 || ! sudo -n true 2>/dev/null; then

@@ -3,7 +3,8 @@
 A plan fingerprint (DESIGN.md: first 16 hex digits of SHA-256 over the canonical plan)
 is only useful if equal plans always serialise to equal bytes: keys sorted, no
 whitespace, tuples/lists/sets as JSON arrays (sets sorted), dataclasses as objects of
-their fields. Anything else is refused rather than guessed at.
+their compared fields (a field outside equality, such as a record set's URN, is not part of
+what an object means). Anything else is refused rather than guessed at.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ def to_plain(obj: Any) -> Any:
     if obj is None or isinstance(obj, bool | int | float | str):
         return obj
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        return {f.name: to_plain(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+        return {f.name: to_plain(getattr(obj, f.name)) for f in dataclasses.fields(obj) if f.compare}
     if isinstance(obj, Mapping):
         return {str(k): to_plain(v) for k, v in obj.items()}
     if isinstance(obj, set | frozenset):

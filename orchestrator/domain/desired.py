@@ -20,14 +20,12 @@ from dataclasses import dataclass
 
 from orchestrator.domain.kuadrant import (
     RegistryEntry,
-    active_groups_txt_name,
-    format_active_groups,
+    active_groups_record,
     parse_registry_txt,
+    registry_record,
 )
 from orchestrator.domain.records import RecordSet
 from orchestrator.domain.topology import Topology, check_active_groups
-
-REGISTRY_TYPE = "TXT"
 
 
 @dataclass(frozen=True)
@@ -89,24 +87,11 @@ def desired_state(topology: Topology, active_groups: Iterable[str] | str) -> Des
                 entry = RegistryEntry.build(
                     owner=group.owner, group=group.name, rtype=rtype, host=ep.hostname, targets=targets
                 )
-                registry.append(
-                    RecordSet(
-                        ep.zone,
-                        entry.txt_name,
-                        REGISTRY_TYPE,
-                        ttl[(ep.zone, ep.hostname, rtype)],
-                        (entry.txt_value,),
-                    )
-                )
+                registry.append(registry_record(ep.zone, entry, ttl[(ep.zone, ep.hostname, rtype)]))
 
-    value = format_active_groups(active)
     active_txt = tuple(
         sorted(
-            (
-                RecordSet(z.name, active_groups_txt_name(z.name), "TXT", topology.ttl, (value,))
-                for z in topology.zones
-            ),
-            key=lambda r: r.key,
+            (active_groups_record(z.name, active, topology.ttl) for z in topology.zones), key=lambda r: r.key
         )
     )
     return DesiredState(
@@ -115,3 +100,9 @@ def desired_state(topology: Topology, active_groups: Iterable[str] | str) -> Des
         active_groups_txt=active_txt,
         registry=tuple(sorted(registry, key=lambda r: r.key)),
     )
+
+
+def candidates(topology: Topology) -> list[RecordSet]:
+    """Every record set any combination of groups could publish (all groups active): what a
+    reader of the live zones looks for, so that a stale record left by any group is found."""
+    return list(desired_state(topology, topology.group_names).all())

@@ -15,6 +15,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from orchestrator.domain.topology import Topology
+
 TRUE = "True"
 FALSE = "False"
 UNKNOWN = "Unknown"
@@ -187,3 +189,30 @@ class HealthReport:
             checks=tuple(CheckResult.from_dict(c) for c in data.get("checks") or ()),
             condition=Condition.from_dict(data["condition"]),
         )
+
+
+@dataclass(frozen=True)
+class HealthTarget:
+    """One health URL of a group, and every hostname whose target it is."""
+
+    url: str
+    group: str
+    target: str
+    hostnames: tuple[str, ...]
+
+    def label(self) -> str:
+        return f"{self.group} endpoint {', '.join(self.hostnames)} target {self.target} ({self.url})"
+
+
+def health_targets(topology: Topology, groups: tuple[str, ...]) -> list[HealthTarget]:
+    """Unique health URLs of the groups' endpoints, with the hostnames each one serves."""
+    found: dict[str, tuple[str, str, list[str]]] = {}
+    for group in topology.groups:
+        if group.name not in groups:
+            continue
+        for ep in group.endpoints:
+            for target, url in ep.health_urls():
+                entry = found.setdefault(url, (group.name, target, []))
+                if ep.hostname not in entry[2]:
+                    entry[2].append(ep.hostname)
+    return [HealthTarget(url, g, t, tuple(sorted(h))) for url, (g, t, h) in sorted(found.items())]

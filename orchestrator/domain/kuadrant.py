@@ -17,13 +17,21 @@ tool may have edited the zone. References are to github.com/kuadrant/dns-operato
   (`heritage=external-dns` first, then `external-dns/<key>=<value>` by sorted key, joined
   with `,`); `group` and `targets` labels from types/group.go and registry/group.go
   AdjustEndpoints (targets joined with `;`, external-dns Targets.String()).
+
+The one reader and writer of these records: the program (through desired.py), the policy
+pack, `status`, the metrics and the policy run all go through the functions below
+(`is_active_groups`, `is_registry`, `active_groups_by_zone`, `registry_entries`), so a change
+of the format is one edit here.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+
+from orchestrator.domain.names import TARGET_TYPES
+from orchestrator.domain.records import RecordSet, record_key
 
 ACTIVE_GROUPS_LABEL = "kuadrant-active-groups"
 ACTIVE_GROUPS_VERSION = "1"
@@ -52,6 +60,14 @@ class FormatError(ValueError):
     """A TXT record that is not in a format we (or Kuadrant) can read."""
 
 
+class ValueCountError(FormatError):
+    """A bookkeeping record set with other than exactly one value (each is one TXT string)."""
+
+    def __init__(self, record: RecordSet) -> None:
+        super().__init__(f"{record.name} has {len(record.values)} values, not one")
+        self.count = len(record.values)
+
+
 # --- owner hash -------------------------------------------------------------------------
 
 
@@ -76,6 +92,16 @@ def owner_hash(owner: str, length: int = OWNER_HASH_LENGTH) -> str:
 
 def active_groups_txt_name(zone: str) -> str:
     return f"{ACTIVE_GROUPS_LABEL}.{zone}"
+
+
+def active_groups_key(zone: str) -> str:
+    """The record-set key of a zone's active-groups TXT."""
+    return record_key(zone, active_groups_txt_name(zone), "TXT")
+
+
+def active_groups_record(zone: str, groups: Iterable[str], ttl: int | None) -> RecordSet:
+    """The zone's active-groups TXT record set, as we publish it."""
+    return RecordSet(zone, active_groups_txt_name(zone), "TXT", ttl, (format_active_groups(groups),))
 
 
 def format_active_groups(groups: Iterable[str]) -> str:
@@ -209,6 +235,11 @@ class RegistryEntry:
         return self.owner is not None and owner_hash(self.owner) == self.owner_hash
 
 
+def registry_record(zone: str, entry: RegistryEntry, ttl: int | None) -> RecordSet:
+    """The registry TXT record set of one entry, as we publish it."""
+    return RecordSet(zone, entry.txt_name, "TXT", ttl, (entry.txt_value,))
+
+
 def parse_registry_txt(name: str, value: str) -> RegistryEntry:
     """Reads one registry TXT record (name and value) as Kuadrant's TXT registry does.
 
@@ -269,3 +300,64 @@ def unquote_txt(text: str) -> str:
             i += 1
         i += 1  # closing quote
     return "".join(out)
+
+
+# --- bookkeeping records among record sets -------------------------------------------------
+
+
+def is_active_groups(rs: RecordSet) -> bool:
+    return rs.type == "TXT" and rs.name == active_groups_txt_name(rs.zone)
+
+
+def is_registry(rs: RecordSet) -> bool:
+    """A registry TXT record (named like one; its value may still be unreadable)."""
+    return rs.type == "TXT" and rs.name.startswith(REGISTRY_PREFIX) and not is_active_groups(rs)
+
+
+def is_hostname(rs: RecordSet) -> bool:
+    """A record set clients resolve (not the TXT bookkeeping)."""
+    return rs.type in TARGET_TYPES and not rs.name.startswith(REGISTRY_PREFIX)
+
+
+def read_active_groups(rs: RecordSet) -> tuple[str, ...]:
+    """The groups one active-groups record set lists. FormatError (ValueCountError) if unreadable."""
+    if len(rs.values) != 1:
+        raise ValueCountError(rs)
+    return parse_active_groups_txt(rs.values[0])
+
+
+def active_groups_by_zone(
+    records: Iterable[RecordSet],
+) -> tuple[dict[str, tuple[str, ...] | None], list[tuple[RecordSet, FormatError]]]:
+    """Per zone, the groups its active-groups TXT lists (None when unreadable), and why not."""
+    sets: dict[str, tuple[str, ...] | None] = {}
+    problems: list[tuple[RecordSet, FormatError]] = []
+    for rs in records:
+        if not is_active_groups(rs):
+            continue
+        try:
+            sets[rs.zone] = read_active_groups(rs)
+        except FormatError as exc:
+            sets[rs.zone] = None
+            problems.append((rs, exc))
+    return sets, problems
+
+
+def active_groups_of(records: Iterable[RecordSet]) -> tuple[str, ...]:
+    """Every group any readable active-groups record lists, sorted and unique."""
+    sets, _ = active_groups_by_zone(records)
+    return tuple(sorted({g for groups in sets.values() if groups for g in groups}))
+
+
+def registry_entries(records: Iterable[RecordSet]) -> Iterator[tuple[RecordSet, RegistryEntry | FormatError]]:
+    """Each registry record set, read as Kuadrant's TXT registry does, or why it cannot be."""
+    for rs in records:
+        if not is_registry(rs):
+            continue
+        try:
+            if len(rs.values) != 1:
+                raise ValueCountError(rs)
+            parsed: RegistryEntry | FormatError = parse_registry_txt(rs.name, rs.values[0])
+        except FormatError as exc:
+            parsed = exc
+        yield rs, parsed

@@ -23,16 +23,25 @@ def relative(name: str) -> str:
     return name[:-1] if name.endswith(".") else name
 
 
-def _quote_txt(text: str) -> str:
+def txt_strings(text: str) -> list[str]:
+    """`text` as escaped character-strings of at most TXT_CHUNK characters, without quotes.
+
+    The one TXT chunking: the zone-file form below, the RFC 2136 client and the cloud DNS
+    mapping all split long values here.
+    """
     chunks = [text[i : i + TXT_CHUNK] for i in range(0, len(text), TXT_CHUNK)] or [""]
-    escaped = [c.replace("\\", "\\\\").replace('"', '\\"') for c in chunks]
-    return " ".join(f'"{c}"' for c in escaped)
+    return [c.replace("\\", "\\\\").replace('"', '\\"') for c in chunks]
+
+
+def quote_txt(text: str) -> str:
+    """Zone-file form: `"abc"`, or `"first 255" "rest"` for long values."""
+    return " ".join(f'"{c}"' for c in txt_strings(text))
 
 
 def to_zone_text(rtype: str, value: str) -> str:
     """The presentation (zone-file) form of one canonical value."""
     if rtype == "TXT":
-        return _quote_txt(value)
+        return quote_txt(value)
     if rtype == "CNAME":
         return fqdn(value).lower()
     return value

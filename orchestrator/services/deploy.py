@@ -11,32 +11,29 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from orchestrator.adapters.dns.registry import LOCAL_PROVIDERS, client_for
-from orchestrator.adapters.files.paths import project_root
-from orchestrator.adapters.pulumi.stack import ProjectStack, ResourceChange
-from orchestrator.adapters.pulumi.stackconfig import ACTIVE_KEY, TOPOLOGY_KEY, stack_config
+from orchestrator.domain.config_keys import ACTIVE_KEY, TOPOLOGY_KEY
 from orchestrator.domain.topology import Topology, load_topology, parse_active_groups
-from orchestrator.services.policies import policy_run
+from orchestrator.services.parts import Parts, installed
+from orchestrator.services.policies.run import policy_run
 
 Echo = Callable[[str], None]
 
 OP_ACTIONS = {"create": "CREATE", "update": "MODIFY", "replace": "MODIFY", "delete": "DELETE"}
 
 
-def load(root: Path, stack: str) -> tuple[Topology, tuple[str, ...]]:
-    config = stack_config(root, stack)
+def load(root: Path, stack: str, parts: Parts | None = None) -> tuple[Topology, tuple[str, ...]]:
+    config = (parts or installed()).stack_config(root, stack)
     topology = load_topology(config[TOPOLOGY_KEY], active=config.get(ACTIVE_KEY))
     return topology, parse_active_groups(config.get(ACTIVE_KEY))
 
 
-def check_servers(topology: Topology) -> None:
+def check_servers(topology: Topology, parts: Parts | None = None) -> None:
     """Each local zone's server: reachable, our credentials accepted, the zone served."""
-    for zone in topology.zones:
-        if zone.provider in LOCAL_PROVIDERS:
-            client_for(zone.provider, zone.name, zone.settings).check_zone(zone.name)
+    (parts or installed()).check_zones(topology)
 
 
-def change_rows(changes: list[ResourceChange]) -> list[dict[str, Any]]:
+def change_rows(changes: list[Any]) -> list[dict[str, Any]]:
+    """The engine's resource changes (`op`, `name`, `old`, `new` props) as rows an operator reads."""
     rows = []
     for ch in changes:
         action = OP_ACTIONS.get(ch.op)
@@ -59,7 +56,9 @@ def change_rows(changes: list[ResourceChange]) -> list[dict[str, Any]]:
     return sorted(rows, key=lambda r: (str(r["zone"]), str(r["name"]), str(r["type"])))
 
 
-def preview(stack: str, stream: Echo | None, overrides: Mapping[str, str] | None = None) -> dict[str, Any]:
+def preview(
+    stack: str, stream: Echo | None, overrides: Mapping[str, str] | None = None, parts: Parts | None = None
+) -> dict[str, Any]:
     """A real preview with the policy pack (policy/): the gate of `orchestrator up` too.
 
     A mandatory violation raises PolicyViolations (exit 7) before anything is written;
@@ -67,11 +66,12 @@ def preview(stack: str, stream: Echo | None, overrides: Mapping[str, str] | None
     the Automation API's up skips the preview, so a stack policy would only run after the
     writes. `orchestrator up` always previews first, and stops there when refused.
     """
-    root = project_root()
-    topology, active = load(root, stack)
-    check_servers(topology)
-    project = ProjectStack(root, stack)
-    with policy_run(root, project, topology, active, overrides) as policy:
+    parts = parts or installed()
+    root = parts.project_root()
+    topology, active = load(root, stack, parts)
+    check_servers(topology, parts)
+    project = parts.stack_engine(root, stack)
+    with policy_run(root, project, topology, active, overrides, parts=parts) as policy:
         result, changes, events = project.preview(
             on_output=stream, policy_packs=policy.packs, policy_pack_configs=policy.configs
         )
@@ -85,11 +85,14 @@ def preview(stack: str, stream: Echo | None, overrides: Mapping[str, str] | None
     }
 
 
-def up(stack: str, stream: Echo | None, message: str | None = None) -> dict[str, Any]:
-    root = project_root()
-    topology, active = load(root, stack)
-    check_servers(topology)
-    result, changes = ProjectStack(root, stack).up(on_output=stream, message=message)
+def up(
+    stack: str, stream: Echo | None, message: str | None = None, parts: Parts | None = None
+) -> dict[str, Any]:
+    parts = parts or installed()
+    root = parts.project_root()
+    topology, active = load(root, stack, parts)
+    check_servers(topology, parts)
+    result, changes = parts.stack_engine(root, stack).up(on_output=stream, message=message)
     summary = result.summary.resource_changes or {}
     text = ", ".join(f"{n} {op}" for op, n in sorted(summary.items())) or "no changes"
     return {"stack": stack, "changes": change_rows(changes), "summary": f"Deployed stack '{stack}': {text}."}

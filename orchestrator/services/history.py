@@ -12,12 +12,25 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
-from orchestrator.adapters.files.audit import format_ts, parse_ts
-from orchestrator.adapters.files.journal import FINGERPRINT_RE, KINDS, SwitchRecord, is_switch_id
+from orchestrator.domain.switch.ids import FINGERPRINT_RE, KINDS, is_switch_id
+from orchestrator.domain.timestamps import format_ts, parse_ts
 
 NO_GROUPS = "(none)"
+
+
+class SwitchRecord(Protocol):
+    """What the history reads of a journal record (orchestrator.adapters.files.journal)."""
+
+    id: str
+    kind: str
+    fingerprint: str
+    status: str
+    from_groups: tuple[str, ...]
+    to_groups: tuple[str, ...]
+    created_at: str
+
 
 _MESSAGE_RE = re.compile(
     r"\borchestrator (?P<kind>" + "|".join(re.escape(k) for k in KINDS) + r") "

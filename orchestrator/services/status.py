@@ -7,41 +7,46 @@ environment) what a client behind the caching resolver sees.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from orchestrator.adapters.dns.livezone import LiveRecord, candidates, read_live, registry_entries
-from orchestrator.adapters.dns.query import query
-from orchestrator.adapters.local import local_environment
-from orchestrator.domain.desired import desired_state
-from orchestrator.domain.kuadrant import FormatError, active_groups_txt_name, parse_active_groups_txt
+from orchestrator.domain.desired import candidates, desired_state
+from orchestrator.domain.kuadrant import (
+    FormatError,
+    active_groups_key,
+    read_active_groups,
+    registry_entries,
+)
+from orchestrator.domain.publish import publications
+from orchestrator.domain.records import RecordSet
 from orchestrator.domain.topology import Topology
+from orchestrator.services.deploy import load
+from orchestrator.services.parts import Parts, installed
 
 TARGET_TYPES = ("A", "AAAA", "CNAME")
+RESOLVER_TIMEOUT = 3.0  # seconds; as `dig` would wait
 
 
-def _resolver() -> tuple[str, int] | None:
-    """The local environment's Unbound, when it runs (the client's cached view)."""
-    try:
-        server = local_environment().server("unbound")
-    except Exception:  # noqa: BLE001 — no local environment is a normal case
-        return None
-    if server and server.get("running"):
-        return server["address"], int(server["port"])
-    return None
-
-
-def build_status(topology: Topology, active: tuple[str, ...], stack: str) -> dict[str, Any]:
-    live = read_live(topology)
+def build_status(
+    topology: Topology,
+    active: tuple[str, ...],
+    stack: str,
+    left_at: Mapping[str, float] | None = None,
+    now: float | None = None,
+    parts: Parts | None = None,
+) -> dict[str, Any]:
+    parts = parts or installed()
+    live = parts.live_zone(topology)
     desired = desired_state(topology, active).by_key()
     dev_zones = {z.name for z in topology.zones if (z.settings or {}).get("server") == "dev"}
-    resolver = _resolver()
+    resolver = parts.resolver()  # the local environment's Unbound, when it runs
 
     registry_live: dict[str, Any] = {}
     owners: dict[tuple[str, str, str], dict[str, str]] = {}  # (zone, host, type) -> target -> group
     problems: list[str] = []
-    for rec, entry in registry_entries(live):
+    for rec, entry in registry_entries(live.values()):
         if isinstance(entry, FormatError):
             problems.append(f"registry record {rec.name} is unreadable: {entry}")
             continue
@@ -54,7 +59,7 @@ def build_status(topology: Topology, active: tuple[str, ...], stack: str) -> dic
         if rs.type not in TARGET_TYPES:
             continue
         want = desired.get(rs.key)
-        got: LiveRecord | None = live.get(rs.key)
+        got: RecordSet | None = live.get(rs.key)
         served = list(got.values) if got else []
         expected = list(want.values) if want else []
         row: dict[str, Any] = {
@@ -67,7 +72,7 @@ def build_status(topology: Topology, active: tuple[str, ...], stack: str) -> dic
             "resolver": None,
         }
         if resolver and rs.zone in dev_zones:
-            rcode, values = query(*resolver, rs.name, rs.type, recursive=True)
+            rcode, values = parts.dns_query(*resolver, rs.name, rs.type, True, RESOLVER_TIMEOUT)
             row["resolver"] = {"rcode": rcode, "values": sorted(values)}
         drift = []
         if sorted(served) != sorted(expected):
@@ -85,10 +90,10 @@ def build_status(topology: Topology, active: tuple[str, ...], stack: str) -> dic
     stale = sorted(k for k in registry_live if k not in desired or live[k].values != desired[k].values)
     zones = []
     for zone in topology.zones:
-        key = f"{zone.name}/{active_groups_txt_name(zone.name)}/TXT"
+        key = active_groups_key(zone.name)
         rec = live.get(key)
         try:
-            live_groups = list(parse_active_groups_txt(rec.values[0])) if rec else []
+            live_groups = list(read_active_groups(rec)) if rec else []
         except FormatError as exc:
             live_groups = []
             problems.append(f"{key}: {exc}")
@@ -98,6 +103,10 @@ def build_status(topology: Topology, active: tuple[str, ...], stack: str) -> dic
                 f"zone {zone.name} publishes active groups {live_groups or 'none'}, "
                 f"the stack says {sorted(active)}"
             )
+    served_groups = {g for h in hostnames for g in h["owners"].values() if g} | {
+        g for z in zones for g in z["active_groups"]
+    }
+    groups = publications(topology, served_groups, left_at or {}, time.time() if now is None else now)
     problems += [f"stale registry entry {k}" for k in stale]
     problems += [f"{h['name']} {h['type']}: {d}" for h in hostnames for d in h["drift"]]
     return {
@@ -106,6 +115,7 @@ def build_status(topology: Topology, active: tuple[str, ...], stack: str) -> dic
         "zones": zones,
         "hostnames": hostnames,
         "stale_registry": stale,
+        "groups": [g.to_dict() for g in groups],
         "problems": problems,
         "in_sync": not problems,
     }
@@ -130,6 +140,11 @@ def print_status(report: dict[str, Any], echo: Callable[[str], None]) -> None:
             echo(f"{r['name']:<{width}} {r['type']:<5} {served:<44} {resolved:<24} {state}")
     if report["stale_registry"]:
         echo("\nStale registry entries: " + ", ".join(report["stale_registry"]))
+    unpublished = [g for g in report.get("groups", []) if not g["published"]]
+    if unpublished:
+        echo("\nGroups not published:")
+        for g in unpublished:
+            echo(f"  {g['summary']}")
     echo(
         "\nIn sync with the stack."
         if report["in_sync"]
@@ -139,12 +154,12 @@ def print_status(report: dict[str, Any], echo: Callable[[str], None]) -> None:
         echo(f"  - {p}")
 
 
-def status_for_stack(root: Path, stack: str) -> dict[str, Any]:
-    from orchestrator.services.deploy import load
-    from orchestrator.services.health import condition_for
-
-    topology, active = load(root, stack)
-    report = build_status(topology, active, stack)
+def status_for_stack(
+    root: Path, stack: str, left_at: Mapping[str, float] | None = None, parts: Parts | None = None
+) -> dict[str, Any]:
+    parts = parts or installed()
+    topology, active = load(root, stack, parts)
+    report = build_status(topology, active, stack, left_at, parts=parts)
     # The last post-switchover health (orchestrator.services.health): True/False/Unknown and one line.
-    report["last_switchover_healthy"] = condition_for(root, stack).to_dict()
+    report["last_switchover_healthy"] = parts.health_store.condition_for(root, stack).to_dict()
     return report

@@ -5,14 +5,17 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
 import time
 
 import pytest
+import requests
 
 from orchestrator.devenv import find_server
+from orchestrator.devenv.powerdns import ensure_zones
 from tests.e2e.dnsutil import query, wait_for
 from tests.e2e.prober import Prober
-from tests.e2e.project import HOSTS, LEASE, TempProject, demo_topology
+from tests.e2e.project import HOSTS, LEASE, ORCHESTRATOR, TempProject, demo_topology
 
 pytestmark = pytest.mark.e2e
 
@@ -362,3 +365,151 @@ def test_lease_lost_mid_switch_stops_before_the_next_write(at_group_a, dev_env):
         finally:
             os.environ.clear()
             os.environ.update(old)
+
+
+# Inside the demo zone that Unbound forwards to PowerDNS, so verify's resolver vantage sees it too;
+# its own PowerDNS zone, so its active-groups and registry records are its own.
+BIG_ZONE = "big.app.example.test"
+BIG_HOSTS = 200
+
+
+def _powerdns_api(dev_env) -> tuple[str, dict[str, str]]:
+    server = find_server(dev_env.status, "powerdns")
+    return server["api_url"], {"X-API-Key": dev_env.secrets["powerdns_api_key"]}
+
+
+def _big_a_records(dev_env) -> dict[str, list[str]]:
+    """host -> A values served in the big zone (one GET of the zone, fast enough to poll)."""
+    api, headers = _powerdns_api(dev_env)
+    zone = requests.get(
+        f"{api}/api/v1/servers/localhost/zones/{BIG_ZONE}.", headers=headers, timeout=10
+    ).json()
+    return {
+        r["name"].rstrip("."): sorted(x["content"] for x in r["records"])
+        for r in zone.get("rrsets", [])
+        if r["type"] == "A"
+    }
+
+
+def _state_a_records(project) -> tuple[list, dict[str, list[str]]]:
+    """(pending operations, host -> A values) of the stack's checkpoint file."""
+    (path,) = (project.root / ".pulumi-state" / ".pulumi" / "stacks").rglob(f"{project.stack}.json")
+    latest = json.loads(path.read_text())["checkpoint"]["latest"]
+    records = {
+        r["outputs"]["name"].rstrip("."): sorted(r["outputs"]["values"])
+        for r in latest.get("resources", [])
+        if (r.get("outputs") or {}).get("type") == "A"
+    }
+    return latest.get("pending_operations") or [], records
+
+
+@pytest.fixture
+def big_project(dev_env, tmp_path):
+    """A stack of BIG_HOSTS hostnames, each with a health URL, on its own PowerDNS zone."""
+    api, headers = _powerdns_api(dev_env)
+    ensure_zones(api, headers["X-API-Key"], [BIG_ZONE])
+    health = {"port": dev_env.workload_port, "path": "/healthz"}
+
+    def group(addresses: list[str]) -> dict:
+        return {
+            "endpoints": {
+                f"h{i}.{BIG_ZONE}": {"a": [addresses[i % len(addresses)]], "health": health}
+                for i in range(BIG_HOSTS)
+            }
+        }
+
+    proj = TempProject.create(tmp_path, dev_env.state_dir, stack="big")
+    proj.topology = {
+        "ttl": TTL,
+        "zones": [{"name": BIG_ZONE, "provider": "powerdns", "settings": {"server": "dev"}}],
+        "groups": {"group-a": group(dev_env.group_a), "group-b": group(dev_env.group_b)},
+    }
+    proj.write_stack(proj.topology, ["group-a"], lease=LEASE)
+    proj.run("up", "--stack", proj.stack, "--yes")
+    yield proj
+    proj.destroy()
+
+
+def test_kill_9_in_the_middle_of_a_large_update_then_resume(big_project, dev_env):
+    """The switch's updates skip Pulumi's per-step checkpoints: a kill -9 halfway through the
+    flip leaves the state of before the update (no pending operation) while DNS is half
+    flipped; --resume refreshes, re-applies what is left, and no answer is ever empty."""
+    project = big_project
+    group_b = {f"h{i}.{BIG_ZONE}": sorted([dev_env.group_b[i % 2]]) for i in range(BIG_HOSTS)}
+    pdns = find_server(dev_env.status, "powerdns")
+    sample = [f"h{i}.{BIG_ZONE}" for i in range(0, BIG_HOSTS, 10)]
+    with Prober(servers=[("powerdns", pdns["address"], pdns["port"], False, sample)]) as prober:
+        # Output to a file, not a pipe: the report of 200 hostnames would fill a pipe nobody reads.
+        log = project.root / "switch.log"
+        with open(log, "w") as out:
+            proc = subprocess.Popen(
+                [ORCHESTRATOR, "switch", "--stack", project.stack, "--to", "group-b", "--yes"],
+                cwd=project.root,
+                env=project.env(),
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+
+        def halfway() -> bool:
+            if proc.poll() is not None:  # over before we could catch it part way: say why
+                raise AssertionError(f"the switch exited {proc.returncode} first\n{log.read_text()[-3000:]}")
+            flipped = sum(1 for h, v in _big_a_records(dev_env).items() if group_b.get(h) == v)
+            return 0 < flipped < BIG_HOSTS
+
+        wait_for(halfway, 600, "the flip's update to be part way through")
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+        served = _big_a_records(dev_env)
+        flipped = sum(1 for h, v in served.items() if group_b.get(h) == v)
+        assert 0 < flipped < BIG_HOSTS, f"killed with {flipped} of {BIG_HOSTS} flipped"
+        # Checkpoints skipped: the state is the one from before the update, whole, with no
+        # pending operation, although DNS is part way through.
+        pending, in_state = _state_a_records(project)
+        assert pending == []
+        group_a = {f"h{i}.{BIG_ZONE}": sorted([dev_env.group_a[i % 2]]) for i in range(BIG_HOSTS)}
+        assert in_state == group_a
+        out = project.run("switch", "--stack", project.stack, "--resume", "--yes")
+        assert "completed" in out.stdout, out.stdout
+    assert prober.queries > len(sample), "the prober must have probed through the kill and the resume"
+    assert prober.failures == [], prober.failures[:10]
+    served = _big_a_records(dev_env)  # also holds the zone's own ns1 glue
+    assert {h: served.get(h) for h in group_b} == group_b
+    assert project.locks() == []
+    assert stack_active(project) == ["group-b"]
+    again = project.run("switch", "--stack", project.stack, "--to", "group-b", "--yes")
+    assert "already active" in again.stdout
+
+
+def test_powerdns_stopped_during_the_flip_one_clear_error_then_resume(at_group_a, dev_env):
+    """PowerDNS frozen (SIGSTOP: it keeps its port, SIGCONT brings it back as it was) while the
+    flip writes: the switch fails with one error naming PowerDNS, and --resume finishes."""
+    project = at_group_a
+    pdns = find_server(dev_env.status, "powerdns")
+    marker = project.root / ".orchestrator" / "paused-at-flip-dns"
+    proc = project.start(
+        "switch", "--stack", project.stack, "--to", "group-b", "--yes", ORCHESTRATOR_PAUSE_AT="flip-dns"
+    )
+    stopped = False
+    try:
+        wait_for(marker.exists, 120, "the switch to reach flip-dns")
+        os.kill(pdns["pid"], signal.SIGSTOP)
+        stopped = True
+        marker.unlink()
+        out, err = proc.communicate(timeout=300)
+    finally:
+        marker.unlink(missing_ok=True)
+        if stopped:
+            os.kill(pdns["pid"], signal.SIGCONT)
+    assert proc.returncode != 0, out
+    errors = [ln for ln in err.splitlines() if ln.startswith("error:")]
+    assert len(errors) == 1, err
+    assert "PowerDNS" in errors[0] and pdns["api_url"] in err, err
+    assert "fix:" in err
+    types = [e["type"] for e in audit_events(project)]
+    assert "step.failed" in types and types[-1] in ("switchover.failed", "lease.released")
+    out = project.run("switch", "--stack", project.stack, "--resume", "--yes")
+    assert "completed" in out.stdout, out.stdout
+    assert serves(dev_env, project.topology, "group-b")
+    assert stack_active(project) == ["group-b"]
+    assert project.locks() == []

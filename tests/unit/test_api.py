@@ -33,6 +33,9 @@ class FakeBackend:
         self.report: dict[str, Any] | None = None
         self.fail_with: Exception | None = None
         self.metrics_obj = Metrics()
+        self.executed = []
+        self.records = {}
+        self.blockers: list[str] = []
 
     def dry_run(self, to_groups: tuple[str, ...], mode: str) -> dict[str, Any]:
         self.dry_runs.append((to_groups, mode))
@@ -53,6 +56,7 @@ class FakeBackend:
             from_groups=("group-a",),
             to_groups=tuple(sorted(set(to_groups))),
             changes=changes if "group-b" in to_groups else [],
+            extra_blockers=list(self.blockers),
         )
         return plan.to_dict()
 
@@ -84,6 +88,81 @@ class FakeBackend:
 
     def count(self, route: str, code: int) -> None:
         self.metrics_obj.api_requests.labels(route, str(code)).inc()
+
+    # -- execution and progress (the console's backend) --------------------------------------
+    executed: list[tuple[Any, ...]]
+    records: dict[str, dict[str, Any]]
+
+    def execute(
+        self, to_groups: tuple[str, ...], mode: str, fingerprint: str, reason: str, client: str
+    ) -> dict[str, Any]:
+        plan = self.dry_run(to_groups, mode)
+        if plan["blockers"]:
+            raise ConflictError("the switch is blocked", "; ".join(plan["blockers"]), "fix the blockers")
+        if plan["fingerprint"] != fingerprint:
+            raise ConflictError(f"the plan changed since it was reviewed (reviewed {fingerprint})", "", "")
+        self.executed.append((to_groups, mode, fingerprint, reason, client))
+        switch_id = "sw-20261129T010203Z-abcdef"
+        self.records[switch_id] = fake_record(switch_id, to_groups, fingerprint)
+        return {
+            "launch_id": "ln-20261129T010203Z-123456",
+            "switch_id": switch_id,
+            "fingerprint": fingerprint,
+            "to_groups": list(to_groups),
+            "mode": mode,
+            "running": True,
+            "exit_code": None,
+        }
+
+    def switches(self, limit: int) -> list[dict[str, Any]]:
+        return list(self.records.values())[:limit]
+
+    def switch(self, switch_id: str) -> dict[str, Any] | None:
+        record = self.records.get(switch_id)
+        return None if record is None else {"switch": record, "launch": None, "health": None}
+
+    def groups(self) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        return GROUPS, ("group-a",)
+
+    def overview(self) -> dict[str, Any]:
+        return {
+            "stack": "e2e",
+            "active_groups": ["group-a"],
+            "status": self.status(),
+            "groups": [
+                {"group": g, "active": g == "group-a", "endpoints": [], "healthy": 0, "total": 0}
+                for g in GROUPS
+            ],
+            "databases": [],
+            "lease": {"configured": True, "holder": None, "epoch": 3, "expires_at": None, "live": False},
+            "switches": list(self.records.values()),
+            "failover_readiness": None,
+        }
+
+    def history(self, limit: int) -> list[dict[str, Any]]:
+        return []
+
+
+def fake_record(switch_id: str, to_groups: tuple[str, ...], fingerprint: str) -> dict[str, Any]:
+    return {
+        "id": switch_id,
+        "stack": "e2e",
+        "kind": "switch",
+        "mode": "planned",
+        "from_groups": ["group-a"],
+        "to_groups": list(to_groups),
+        "fingerprint": fingerprint,
+        "status": "running",
+        "created_at": "2026-11-29T01:02:03.000Z",
+        "updated_at": "2026-11-29T01:02:04.000Z",
+        "holder": None,
+        "epoch": None,
+        "rollback_of": None,
+        "error": None,
+        "steps": [{"name": "acquire-lease", "status": "completed", "duration_s": 0.2}],
+        "steps_seconds": 0.2,
+        "recovery_seconds": None,
+    }
 
 
 def call(
@@ -242,14 +321,17 @@ def test_a_bug_is_a_500_without_details(app: Api, backend: FakeBackend) -> None:
 
 
 def test_unknown_routes_and_methods(app: Api) -> None:
-    assert call(app, "GET", "/v1/switchovers")[0] == 404
+    assert call(app, "GET", "/v1/nothing-here", None, OWNER)[0] == 404
+    assert call(app, "GET", "/v1/switchovers/not-an-id", None, OWNER)[0] == 404
+    status, headers, _ = call(app, "DELETE", "/v1/switchovers", None, OWNER)
+    assert status == 405 and headers["Allow"] == "GET, POST"
     status, headers, _ = call(app, "GET", "/v1/switchovers/dry-run", None, OWNER)
     assert status == 405 and headers["Allow"] == "POST"
     status, headers, _ = call(app, "POST", "/metrics")
     assert status == 405 and headers["Allow"] == "GET"
-    # Nothing in the API executes a switch: no route but the dry-run accepts POST.
+    # The only POSTs: the dry-run (changes nothing) and the execution of a reviewed plan.
     posts = [p for p, ops in document()["paths"].items() if "post" in ops]
-    assert posts == ["/v1/switchovers/dry-run"]
+    assert posts == ["/v1/switchovers/dry-run", "/v1/switchovers"]
     status, _, body = call(app, "HEAD", "/healthz")
     assert status == 200 and body == b""
 

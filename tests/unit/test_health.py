@@ -10,7 +10,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from orchestrator.adapters.probes.http_dns import health_targets
 from orchestrator.adapters.probes.vantages import (
     local_vantages,
     production_vantages,
@@ -18,6 +17,7 @@ from orchestrator.adapters.probes.vantages import (
     vantages_for,
 )
 from orchestrator.domain.errors import ConfigError, UsageError
+from orchestrator.domain.health import health_targets
 from orchestrator.domain.topology import Topology, load_topology
 from orchestrator.services.health import (
     AUDIT_POSTED,
@@ -239,7 +239,10 @@ def test_dns_probes_fail_naming_the_vantage_and_hostname_that_still_serve_the_ol
 
 def test_dns_probes_without_vantages_or_with_an_uncovered_zone_are_unknown() -> None:
     clock = FakeClock()
-    none = C.dns_probes(topo(), ("group-a",), ("group-b",), [], ["no vantage"], dns_timeout=1, clock=clock)
+    never = lambda *a: pytest.fail("no DNS question expected")  # noqa: E731
+    none = C.dns_probes(
+        topo(), ("group-a",), ("group-b",), [], ["no vantage"], dns_timeout=1, clock=clock, query=never
+    )
     assert none.status == UNKNOWN and "no vantage" in none.summary
     partial = C.dns_probes(
         topo(),
@@ -296,7 +299,7 @@ def test_latency_normal_without_baseline_is_unknown_unless_something_fails() -> 
     assert C.latency_normal(targets, None, LatencySettings(samples=1), get=fake_http({})).status == UNKNOWN
     down = C.latency_normal(targets, None, LatencySettings(samples=1), get=fake_http({B[1]: None}))
     assert down.status == FALSE and "unreachable" in down.summary
-    assert C.latency_normal([], None, LatencySettings()).status == UNKNOWN
+    assert C.latency_normal([], None, LatencySettings(), get=fake_http({})).status == UNKNOWN
 
 
 def update(version: int, message: str, result: str = "succeeded") -> SimpleNamespace:

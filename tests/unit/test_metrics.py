@@ -11,10 +11,11 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from orchestrator.adapters.dns.livezone import LiveRecord
 from orchestrator.adapters.files import audit as ev
 from orchestrator.adapters.files.audit import AuditLog
 from orchestrator.domain.desired import desired_state
+from orchestrator.domain.records import RecordSet
+from orchestrator.interfaces.wiring import real_parts
 from orchestrator.services.metrics import (
     METRIC_NAMES,
     AuditFold,
@@ -132,14 +133,14 @@ def test_a_lease_nobody_renews_is_not_held_after_its_expiry(log: AuditLog) -> No
 # --- the live zones --------------------------------------------------------------------------
 
 
-def live_of(active: tuple[str, ...], registry_groups: tuple[str, ...]) -> dict[str, LiveRecord]:
+def live_of(active: tuple[str, ...], registry_groups: tuple[str, ...]) -> dict[str, RecordSet]:
     """What the servers serve: records and TXT of `active`, registry entries of `registry_groups`."""
     t = topo()
     served = desired_state(t, active)
     owned = desired_state(t, registry_groups)
     out = {}
     for rs in (*served.record_sets, *served.active_groups_txt, *owned.registry):
-        out[rs.key] = LiveRecord(rs.zone, rs.name, rs.type, rs.ttl, rs.values)
+        out[rs.key] = RecordSet(rs.zone, rs.name, rs.type, rs.ttl, rs.values)
     return out
 
 
@@ -157,7 +158,7 @@ def test_live_view_marks_the_group_that_serves_each_record() -> None:
     drift = live_of(("group-a",), ("group-a",))
     for key, rec in list(drift.items()):
         if "kuadrant-active-groups" in key:
-            drift[key] = LiveRecord(rec.zone, rec.name, rec.type, rec.ttl, ("version=1;groups=group-b",))
+            drift[key] = RecordSet(rec.zone, rec.name, rec.type, rec.ttl, ("version=1;groups=group-b",))
     assert set(live_view(t, drift).series.values()) == {0}
 
 
@@ -255,7 +256,7 @@ def test_health_status_is_a_state_set_per_check(tmp_path: Path) -> None:
     )
     save_report(tmp_path, report)
     m = Metrics()
-    update_health(m, tmp_path, "e2e")
+    update_health(m, tmp_path, "e2e", real_parts())
     assert (
         value(m, "orchestrator_health_check_status", stack="e2e", check="latency-normal", status="False") == 1
     )

@@ -9,9 +9,9 @@ import pytest
 
 from orchestrator.domain.canonical import canonical_json
 from orchestrator.domain.desired import desired_state
-from orchestrator.domain.diff import Change, apply_changes, diff
 from orchestrator.domain.records import RecordSet
 from orchestrator.domain.topology import Topology, TopologyError, load_topology
+from tests.unit.statediff import Change, apply_changes, diff
 
 # Owner hashes (kuadrant hash.ToBase36HashLen(owner, 8)); see test_kuadrant_formats.py.
 HASH_A, HASH_B = "d68s2bp8", "xos7jddv"

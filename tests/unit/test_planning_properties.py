@@ -15,7 +15,6 @@ from hypothesis import strategies as st
 
 from orchestrator.domain.canonical import canonical_json
 from orchestrator.domain.desired import desired_state
-from orchestrator.domain.diff import apply_changes, diff
 from orchestrator.domain.kuadrant import (
     RegistryEntry,
     format_active_groups,
@@ -25,6 +24,7 @@ from orchestrator.domain.kuadrant import (
 )
 from orchestrator.domain.records import RecordSet
 from orchestrator.domain.topology import Topology, load_topology
+from tests.unit.statediff import apply_changes, diff
 
 PROPS = settings(max_examples=200, deadline=None)
 

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import http.server
 import json
 import threading
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
 import pytest
 import requests
 
 from orchestrator.adapters.files.audit import AuditLog
+from orchestrator.adapters.probes.http import http_probe, why_unreachable
 from orchestrator.domain.errors import UsageError
 from orchestrator.domain.topology import load_topology
+from orchestrator.ports.probes import HttpAnswer
 from orchestrator.services import policies as P
 
 REPO = Path(__file__).resolve().parents[2]
@@ -68,13 +72,22 @@ def _export() -> dict:
 
 def test_baseline_reads_record_sets_from_the_state_and_skips_pending_deletes():
     base = P.baseline_from_deployment(_export())
-    assert [(r["name"], r["values"]) for r in base.records] == [
-        ("kuadrant-active-groups.app.example.test", ["version=1;groups=group-a&&group-c"]),
-        ("secret.app.example.test", []),
-        ("www.app.example.test", ["127.0.10.1", "127.0.10.2"]),
+    assert [(r.name, r.values) for r in base.records] == [
+        ("kuadrant-active-groups.app.example.test", ("version=1;groups=group-a&&group-c",)),
+        ("secret.app.example.test", ()),
+        ("www.app.example.test", ("127.0.10.1", "127.0.10.2")),
     ]
     assert base.active == ("group-a", "group-c")
     assert P.baseline_from_deployment({}).records == ()
+
+
+class _Answer503(http.server.BaseHTTPRequestHandler):
+    def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+        self.send_response(503)
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        pass
 
 
 def _topology():
@@ -100,16 +113,14 @@ def test_measure_health_gets_each_url_of_the_activated_groups_once():
     calls: list[str] = []
     lock = threading.Lock()
 
-    def get(url: str, timeout: float):
+    def probe(url: str, timeout: float) -> HttpAnswer:
         with lock:
             calls.append(url)
         if "127.0.20.2" in url:
-            raise requests.ConnectionError(
-                "HTTPConnectionPool(...): Failed to establish: [Errno 111] Connection refused"
-            )
-        return SimpleNamespace(status_code=200)
+            return HttpAnswer(None, 1.0, "connection refused")
+        return HttpAnswer(200, 1.0, None)
 
-    m = P.measure_health(_topology(), ["group-b"], get=get)
+    m = P.measure_health(_topology(), ["group-b"], probe=probe)
     assert sorted(calls) == ["http://127.0.20.1:18080/healthz", "http://127.0.20.2:18080/healthz"]
     assert m.groups == ("group-b",)
     assert [(c.hostname, c.target, c.status, c.error) for c in m.checks] == [
@@ -132,15 +143,38 @@ def test_measure_health_gets_each_url_of_the_activated_groups_once():
 
 
 def test_an_unreachable_reason_is_short_and_stable_because_blockers_are_fingerprinted():
-    def timeout(url, timeout):  # noqa: ANN001
-        raise requests.Timeout(f"<urllib3.connection.HTTPConnection object at 0x{id(url):x}> timed out")
+    timeout = requests.Timeout(f"<urllib3.connection.HTTPConnection object at 0x{id(REPO):x}> timed out")
+    assert why_unreachable(timeout, 1.5) == "no answer within 1.5s"
+    refused = requests.ConnectionError(
+        "HTTPConnectionPool(...): Failed to establish: [Errno 111] Connection refused"
+    )
+    assert why_unreachable(refused, 1.5) == "connection refused"
 
-    m = P.measure_health(_topology(), ["group-a"], get=timeout, timeout=1.5)
+    def silent(url: str, timeout: float) -> HttpAnswer:
+        return HttpAnswer(None, timeout * 1000, why_unreachable(requests.Timeout("x"), timeout))
+
+    m = P.measure_health(_topology(), ["group-a"], probe=silent, timeout=1.5)
     assert m.checks[0].error == "unreachable (no answer within 1.5s)"
 
 
+def test_the_http_probe_answers_with_the_status_or_a_short_reason():
+    """The one HTTP probe (policy run, dry-run, health checks) against a real local server."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Answer503)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        port = server.server_address[1]
+        answer = http_probe(f"http://127.0.0.1:{port}/healthz", 2.0)
+        assert answer.status == 503 and answer.error is None and answer.millis > 0
+    finally:
+        server.shutdown()
+        server.server_close()
+    gone = http_probe(f"http://127.0.0.1:{port}/healthz", 2.0)
+    assert gone.status is None and gone.error == "connection refused"
+
+
 def test_measuring_no_group_measures_nothing():
-    m = P.measure_health(_topology(), [], get=lambda *a, **k: pytest.fail("no GET expected"))
+    m = P.measure_health(_topology(), [], probe=lambda *a, **k: pytest.fail("no GET expected"))
     assert m.checks == () and m.to_config()["groups"] == {}
 
 
@@ -157,9 +191,7 @@ def test_build_config_adds_the_measurements_to_the_thresholds_without_changing_t
     )
     assert json.dumps(limits, sort_keys=True) == snapshot
     assert cfg["blast-radius"]["maxChangedPercent"] == limits["blast-radius"]["maxChangedPercent"]
-    assert (
-        cfg["blast-radius"]["before"] == cfg["no-empty-hostname"]["before"] == [dict(r) for r in base.records]
-    )
+    assert cfg["blast-radius"]["before"] == cfg["no-empty-hostname"]["before"] == base.before()
     assert cfg["target-group-healthy"]["activeBefore"] == ["group-a", "group-c"]
     assert cfg["target-group-healthy"]["measurement"] == {
         "measuredAt": "2026-11-21T10:00:00.000Z",
@@ -253,11 +285,10 @@ def test_the_override_audit_event_names_the_policy_the_reason_and_the_user(tmp_p
 
 def test_overriding_no_empty_hostname_also_lowers_the_plans_own_check_and_nothing_else():
     from orchestrator.domain.switch.plan import EndpointChange, build_plan
-    from orchestrator.services.switch.dryrun import _override_empty_hostnames
 
     gone = EndpointChange("DELETE", "app.example.test", "legacy.app.example.test", "A", ("127.0.10.9",), ())
     policy = P.verdict([P.Violation("target-group-healthy", "mandatory", "group group-b: 0 healthy")])
-    plan = build_plan(
+    common: dict[str, Any] = dict(
         stack="s",
         kind="switch",
         mode="planned",
@@ -266,8 +297,9 @@ def test_overriding_no_empty_hostname_also_lowers_the_plans_own_check_and_nothin
         changes=[gone],
         extra_blockers=list(policy.blockers),
     )
+    plan = build_plan(**common)
     assert len(plan.blockers) == 2
-    lowered = _override_empty_hostnames(plan, "INC-9: legacy is dead anyway", policy)
+    lowered = build_plan(**common, overrides={"no-empty-hostname": "INC-9: legacy is dead anyway"})
     assert lowered.blockers == ("policy target-group-healthy: group group-b: 0 healthy",)
     assert lowered.warnings == (
         "OVERRIDDEN (no-empty-hostname: INC-9: legacy is dead anyway): legacy.app.example.test A would be "

@@ -1,4 +1,4 @@
-"""The policy pack's checks (policy/__main__.py), as plain functions: no engine, no servers.
+"""The policy pack's checks (orchestrator.domain.policies), as plain functions: no engine, no servers.
 
 The stacks checked here are the program's own output (orchestrator.domain.desired), then
 edited into each violation: what passes and what is refused, with the message naming why.
@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from orchestrator.domain import policies as dp
 from orchestrator.domain.desired import desired_state
 from orchestrator.domain.kuadrant import registry_txt_value
 from orchestrator.domain.topology import Topology, load_topology
@@ -67,13 +68,13 @@ def topology(extra_app_hosts: int = 0, ttl: int = 30, only_a: tuple[str, ...] = 
 
 def records(topo: Topology, active: list[str]) -> tuple[Any, ...]:
     return tuple(
-        pack.record_set(r.zone, r.name, r.type, r.values, r.ttl, urn=f"urn:{r.key}")
+        dp.record_set(r.zone, r.name, r.type, r.values, r.ttl, urn=f"urn:{r.key}")
         for r in desired_state(topo, active).all()
     )
 
 
 def view(topo: Topology, active: list[str]) -> Any:
-    return pack.StackView(records(topo, active))
+    return dp.StackView(records(topo, active))
 
 
 def before(topo: Topology, active: list[str]) -> list[dict[str, Any]]:
@@ -92,7 +93,7 @@ def edit(v: Any, key: str, **changes: Any) -> Any:
         elif changes.get("values", ()) is not None:
             out.append(replace(r, **changes))
     assert len(out) != len(v.records) or any(r.key == key for r in v.records), key
-    return pack.StackView(tuple(out), v.databases)
+    return dp.StackView(tuple(out), v.databases)
 
 
 def healthy_measurement(topo: Topology, groups: list[str], status: int = 200, at: datetime = NOW) -> dict:
@@ -133,7 +134,7 @@ def test_a_deployed_stack_that_stays_as_it_is_passes_every_policy():
         "blast-radius": {"before": before(topo, ["group-a"])},
         "target-group-healthy": {"activeBefore": ["group-a"]},  # nothing activated: no measurement needed
     }
-    assert all_findings(view(topo, ["group-a"]), cfg) == {name: [] for name in pack.POLICY_NAMES}
+    assert all_findings(view(topo, ["group-a"]), cfg) == {name: [] for name in dp.POLICY_NAMES}
 
 
 @pytest.mark.parametrize(
@@ -158,7 +159,7 @@ def test_the_normal_switch_passes_every_policy_with_the_default_thresholds(old, 
             measurement=healthy_measurement(topo, sorted(set(new) - set(old)), at=NOW - timedelta(seconds=5)),
         ),
     }
-    assert all_findings(view(topo, new), cfg) == {name: [] for name in pack.POLICY_NAMES}
+    assert all_findings(view(topo, new), cfg) == {name: [] for name in dp.POLICY_NAMES}
 
 
 # --- at-least-one-active-group --------------------------------------------------------------------
@@ -174,14 +175,14 @@ def test_the_normal_switch_passes_every_policy_with_the_default_thresholds(old, 
 )
 def test_at_least_one_active_group_refuses_an_empty_or_unreadable_list(value, needle):
     v = edit(view(topology(), ["group-a"]), f"{APP}/kuadrant-active-groups.{APP}/TXT", values=(value,))
-    found = pack.at_least_one_active_group(v, {})
+    found = dp.at_least_one_active_group(v, {})
     assert len(found) == 1 and needle in found[0].message
     assert found[0].urn == f"urn:{APP}/kuadrant-active-groups.{APP}/TXT"
 
 
 def test_at_least_one_active_group_refuses_a_zone_with_hostnames_but_no_active_groups_record():
     v = edit(view(topology(), ["group-a"]), f"{SVC}/kuadrant-active-groups.{SVC}/TXT", values=None)
-    assert "zone svc.example.test publishes hostnames" in messages(pack.at_least_one_active_group(v, {}))
+    assert "zone svc.example.test publishes hostnames" in messages(dp.at_least_one_active_group(v, {}))
 
 
 # --- no-empty-hostname ----------------------------------------------------------------------------
@@ -189,33 +190,33 @@ def test_at_least_one_active_group_refuses_a_zone_with_hostnames_but_no_active_g
 
 def test_no_empty_hostname_refuses_a_record_set_without_targets():
     v = edit(view(topology(), ["group-a"]), f"{APP}/www.app.example.test/A", values=())
-    found = pack.no_empty_hostname(v, {"before": before(topology(), ["group-a"])})
+    found = dp.no_empty_hostname(v, {"before": before(topology(), ["group-a"])})
     assert [f.message for f in found] == ["www.app.example.test A would have no targets"]
 
 
 def test_no_empty_hostname_refuses_a_switch_that_drops_a_hostname_only_the_old_group_publishes():
     topo = topology(only_a=("legacy.app.example.test",))
     cfg = {"before": before(topo, ["group-a"]), "topologyHostnames": topo.hostnames()}
-    found = pack.no_empty_hostname(view(topo, ["group-b"]), cfg)
+    found = dp.no_empty_hostname(view(topo, ["group-b"]), cfg)
     assert len(found) == 1
     assert "legacy.app.example.test is published now (A 127.0.10.9) and would be left with no targets" in (
         found[0].message
     )
     # Adding the other group instead keeps it published: compliant.
-    assert pack.no_empty_hostname(view(topo, ["group-a", "group-b"]), cfg) == []
+    assert dp.no_empty_hostname(view(topo, ["group-a", "group-b"]), cfg) == []
 
 
 def test_no_empty_hostname_lets_a_hostname_retired_from_the_topology_go():
     with_legacy = topology(only_a=("legacy.app.example.test",))
     without = topology()
     cfg = {"before": before(with_legacy, ["group-a"]), "topologyHostnames": without.hostnames()}
-    assert pack.no_empty_hostname(view(without, ["group-a"]), cfg) == []
+    assert dp.no_empty_hostname(view(without, ["group-a"]), cfg) == []
     # Without the topology's hostnames every published hostname counts (strict).
-    assert pack.no_empty_hostname(view(without, ["group-a"]), {"before": cfg["before"]}) != []
+    assert dp.no_empty_hostname(view(without, ["group-a"]), {"before": cfg["before"]}) != []
 
 
 def test_no_empty_hostname_without_the_state_before_is_a_violation_not_a_pass():
-    found = pack.no_empty_hostname(view(topology(), ["group-a"]), {})
+    found = dp.no_empty_hostname(view(topology(), ["group-a"]), {})
     assert (
         len(found) == 1
         and "were not given" in found[0].message
@@ -235,7 +236,7 @@ def _registry_key(group: str, host: str) -> str:
 def test_registry_consistent_passes_the_programs_own_registry_in_every_active_set():
     topo = topology()
     for active in (["group-a"], ["group-b"], ["group-a", "group-b"]):
-        assert pack.registry_consistent(view(topo, active), {}) == []
+        assert dp.registry_consistent(view(topo, active), {}) == []
 
 
 def test_registry_entry_claiming_targets_the_record_set_does_not_serve_is_refused():
@@ -243,7 +244,7 @@ def test_registry_entry_claiming_targets_the_record_set_does_not_serve_is_refuse
     v = edit(
         view(topology(), ["group-a"]), key, values=(registry_txt_value("group-a", "group-a", ["10.9.9.9"]),)
     )
-    text = messages(pack.registry_consistent(v, {}))
+    text = messages(dp.registry_consistent(v, {}))
     assert "says group 'group-a' publishes 10.9.9.9 for www.app.example.test A" in text
     assert "would serve 127.0.10.1, 127.0.10.2" in text
     assert "which no registry entry owns" in text  # the converse: the real targets lost their owner
@@ -254,13 +255,13 @@ def test_registry_entry_naming_an_inactive_group_is_stale_and_refused():
     v = edit(
         view(topology(), ["group-a"]), key, values=(registry_txt_value("group-b", "group-a", ["127.0.10.1"]),)
     )
-    assert "names group 'group-b', which would not be active" in messages(pack.registry_consistent(v, {}))
+    assert "names group 'group-b', which would not be active" in messages(dp.registry_consistent(v, {}))
 
 
 def test_registry_entry_for_a_hostname_that_is_not_published_is_refused():
     v = edit(view(topology(), ["group-a"]), f"{SVC}/api.svc.example.test/A", values=None)
     assert "describes api.svc.example.test A, which would not be published" in messages(
-        pack.registry_consistent(v, {})
+        dp.registry_consistent(v, {})
     )
 
 
@@ -268,7 +269,7 @@ def test_registry_entry_whose_name_hash_is_not_its_owner_is_refused():
     key = _registry_key("group-a", "shop.app.example.test")
     forged = registry_txt_value("group-a", "someone-else", ["127.0.10.1"])
     v = edit(view(topology(), ["group-a"]), key, values=(forged,))
-    assert "is not the hash of its owner 'someone-else'" in messages(pack.registry_consistent(v, {}))
+    assert "is not the hash of its owner 'someone-else'" in messages(dp.registry_consistent(v, {}))
 
 
 # --- target-group-healthy -------------------------------------------------------------------------
@@ -280,10 +281,10 @@ def _health_cfg(topo: Topology, **extra: Any) -> dict[str, Any]:
 
 def test_target_group_healthy_without_a_measurement_is_a_violation_never_a_pass():
     topo = topology()
-    found = pack.target_group_healthy(view(topo, ["group-b"]), _health_cfg(topo), now=NOW)
+    found = dp.target_group_healthy(view(topo, ["group-b"]), _health_cfg(topo), now=NOW)
     assert len(found) == 1 and "no health measurement of group-b" in found[0].message
     # Without the active groups before, every active group counts as being activated.
-    found = pack.target_group_healthy(view(topo, ["group-a"]), {}, now=NOW)
+    found = dp.target_group_healthy(view(topo, ["group-a"]), {}, now=NOW)
     assert "no health measurement of group-a" in found[0].message and "every active group counts" in (
         found[0].message
     )
@@ -291,23 +292,23 @@ def test_target_group_healthy_without_a_measurement_is_a_violation_never_a_pass(
 
 def test_target_group_healthy_passes_when_nothing_is_activated_even_without_a_measurement():
     topo = topology()
-    assert pack.target_group_healthy(view(topo, ["group-a"]), _health_cfg(topo), now=NOW) == []
+    assert dp.target_group_healthy(view(topo, ["group-a"]), _health_cfg(topo), now=NOW) == []
     # Removing a group activates none.
     cfg = _health_cfg(topo, activeBefore=["group-a", "group-b"])
-    assert pack.target_group_healthy(view(topo, ["group-b"]), cfg, now=NOW) == []
+    assert dp.target_group_healthy(view(topo, ["group-b"]), cfg, now=NOW) == []
 
 
 def test_target_group_healthy_refuses_a_group_whose_endpoints_all_fail():
     topo = topology()
     cfg = _health_cfg(topo, measurement=healthy_measurement(topo, ["group-b"], status=503))
-    found = pack.target_group_healthy(view(topo, ["group-b"]), cfg, now=NOW)
+    found = dp.target_group_healthy(view(topo, ["group-b"]), cfg, now=NOW)
     assert len(found) == 1
     assert "group group-b is being activated with 0 healthy endpoint(s) of 3; at least 1 required" in (
         found[0].message
     )
     assert "http://127.0.20.1:18080/healthz answered 503" in found[0].message
     cfg["measurement"] = healthy_measurement(topo, ["group-b"])
-    assert pack.target_group_healthy(view(topo, ["group-b"]), cfg, now=NOW) == []
+    assert dp.target_group_healthy(view(topo, ["group-b"]), cfg, now=NOW) == []
 
 
 def test_target_group_healthy_counts_endpoints_against_n():
@@ -316,8 +317,8 @@ def test_target_group_healthy_counts_endpoints_against_n():
     for check in m["groups"]["group-b"]["checks"]:
         if check["hostname"] != "api.svc.example.test":
             check["status"] = 500  # www and shop fail; api is healthy
-    assert pack.target_group_healthy(view(topo, ["group-b"]), _health_cfg(topo, measurement=m), now=NOW) == []
-    found = pack.target_group_healthy(
+    assert dp.target_group_healthy(view(topo, ["group-b"]), _health_cfg(topo, measurement=m), now=NOW) == []
+    found = dp.target_group_healthy(
         view(topo, ["group-b"]), _health_cfg(topo, measurement=m, minHealthyEndpoints=2.0), now=NOW
     )
     assert "1 healthy endpoint(s) of 3; at least 2 required" in found[0].message
@@ -330,17 +331,17 @@ def test_an_endpoint_with_an_unmeasured_target_is_not_healthy():
         c for c in m["groups"]["group-b"]["checks"] if c["target"] != "127.0.20.2"
     ]
     cfg = _health_cfg(topo, measurement=m, minHealthyEndpoints=3)
-    found = pack.target_group_healthy(view(topo, ["group-b"]), cfg, now=NOW)
+    found = dp.target_group_healthy(view(topo, ["group-b"]), cfg, now=NOW)
     assert "127.0.20.2 not measured" in found[0].message and "1 healthy endpoint(s) of 3" in found[0].message
 
 
 def test_target_group_healthy_refuses_a_stale_or_foreign_measurement():
     topo = topology()
     stale = healthy_measurement(topo, ["group-b"], at=NOW - timedelta(seconds=301))
-    found = pack.target_group_healthy(view(topo, ["group-b"]), _health_cfg(topo, measurement=stale), now=NOW)
+    found = dp.target_group_healthy(view(topo, ["group-b"]), _health_cfg(topo, measurement=stale), now=NOW)
     assert "older than 300s" in found[0].message
     other = healthy_measurement(topo, ["group-a"])
-    found = pack.target_group_healthy(view(topo, ["group-b"]), _health_cfg(topo, measurement=other), now=NOW)
+    found = dp.target_group_healthy(view(topo, ["group-b"]), _health_cfg(topo, measurement=other), now=NOW)
     assert "group group-b is being activated but was not measured" in found[0].message
 
 
@@ -349,7 +350,7 @@ def test_target_group_healthy_refuses_a_stale_or_foreign_measurement():
 
 def _blast(topo_before: Topology, old: list[str], topo_after: Topology, new: list[str], **limits: Any):
     cfg = {"maxChangedPercent": 20, "alwaysAllowedChanges": 1, "before": before(topo_before, old), **limits}
-    return pack.blast_radius(view(topo_after, new), cfg)
+    return dp.blast_radius(view(topo_after, new), cfg)
 
 
 def _reip(topo_cfg_hosts: int, count: int) -> Topology:
@@ -421,7 +422,7 @@ def test_blast_radius_counts_deletes_and_ignores_creates_and_ttl_changes():
 
 
 def test_blast_radius_without_the_state_before_is_a_violation_not_a_pass():
-    found = pack.blast_radius(view(topology(), ["group-a"]), {"maxChangedPercent": 20})
+    found = dp.blast_radius(view(topology(), ["group-a"]), {"maxChangedPercent": 20})
     assert len(found) == 1 and "were not given" in found[0].message
 
 
@@ -430,7 +431,7 @@ def test_blast_radius_without_the_state_before_is_a_violation_not_a_pass():
 
 def _dbs(*clusters: tuple[str, str, bool]) -> tuple[Any, ...]:
     return tuple(
-        pack.DatabaseCluster(pair, group, primary, urn=f"urn:{pair}:{group}")
+        dp.DatabaseCluster(pair, group, primary, urn=f"urn:{pair}:{group}")
         for pair, group, primary in clusters
     )
 
@@ -448,7 +449,7 @@ def _dbs(*clusters: tuple[str, str, bool]) -> tuple[Any, ...]:
 )
 def test_single_primary(clusters, needle):
     v = replace(view(topology(), ["group-a"]), databases=_dbs(*clusters))
-    found = pack.single_primary(v, {})
+    found = dp.single_primary(v, {})
     if needle is None:
         assert found == []
     else:
@@ -456,24 +457,24 @@ def test_single_primary(clusters, needle):
 
 
 def test_database_clusters_are_read_from_both_contracts():
-    local = pack.database_of(
+    local = dp.database_of(
         "pulumi-python:dynamic:Resource", {"databasePair": "orders", "group": "g", "primary": True}, "u"
     )
-    assert local == pack.DatabaseCluster("orders", "g", True, "u")
+    assert local == dp.DatabaseCluster("orders", "g", True, "u")
     labels = {"orchestrator/database-pair": "orders", "orchestrator/group": "group-b"}
     cnpg = {"metadata": {"labels": labels}, "spec": {"replica": {"primary": "pg-a", "self": "pg-b"}}}
-    assert pack.database_of(pack.CNPG_CLUSTER_TYPE, cnpg, None).primary is False
+    assert dp.database_of(dp.CNPG_CLUSTER_TYPE, cnpg, None).primary is False
     cnpg["spec"]["replica"]["primary"] = "pg-b"
-    assert pack.database_of(pack.CNPG_CLUSTER_TYPE, cnpg, None).primary is True
-    assert pack.database_of(pack.CNPG_CLUSTER_TYPE, {"metadata": {}}, None) is None
+    assert dp.database_of(dp.CNPG_CLUSTER_TYPE, cnpg, None).primary is True
+    assert dp.database_of(dp.CNPG_CLUSTER_TYPE, {"metadata": {}}, None) is None
 
 
 # --- ttl-ceiling ----------------------------------------------------------------------------------
 
 
 def test_ttl_ceiling_names_each_hostname_record_set_above_t():
-    assert pack.ttl_ceiling(view(topology(ttl=60), ["group-a"]), {"maxTtlSeconds": 60}) == []
-    found = pack.ttl_ceiling(view(topology(ttl=3600), ["group-a"]), {"maxTtlSeconds": 60.0})
+    assert dp.ttl_ceiling(view(topology(ttl=60), ["group-a"]), {"maxTtlSeconds": 60}) == []
+    found = dp.ttl_ceiling(view(topology(ttl=3600), ["group-a"]), {"maxTtlSeconds": 60.0})
     assert sorted(f.message.split(" has")[0] for f in found) == [
         "api.svc.example.test A",
         "shop.app.example.test A",
@@ -504,12 +505,12 @@ def test_view_of_reads_record_sets_and_skips_what_the_update_deletes():
             dict(rec, name="old.app.example.test"),
         ),
     ]
-    v = pack.view_of(resources)
+    v = dp.view_of(resources)
     assert [(r.name, r.type, r.ttl, r.values) for r in v.records] == [
         ("www.app.example.test", "A", 30, ("127.0.10.1",))
     ]
     # Without the program's export every record set counts.
-    assert len(pack.view_of(resources[1:]).records) == 2
+    assert len(dp.view_of(resources[1:]).records) == 2
 
 
 def test_a_value_unknown_during_preview_is_a_violation_not_a_silent_pass():
@@ -531,8 +532,8 @@ def test_a_value_unknown_during_preview_is_a_violation_not_a_silent_pass():
 
 def test_config_json_levels_thresholds_and_policy_names():
     limits = json.loads((REPO / "policy" / "config.json").read_text())
-    assert set(limits) == set(pack.POLICY_NAMES)
-    assert pack.POLICY_NAMES == orch_policies.POLICY_NAMES
+    assert set(limits) == set(dp.POLICY_NAMES)
+    assert dp.POLICY_NAMES == orch_policies.POLICY_NAMES
     levels = {name: cfg["enforcementLevel"] for name, cfg in limits.items()}
     assert {n for n, lvl in levels.items() if lvl == "advisory"} == {"ttl-ceiling"}
     assert {lvl for lvl in levels.values()} == {"mandatory", "advisory"}
@@ -542,7 +543,7 @@ def test_built_policies_carry_the_levels_and_use_the_thresholds_as_schema_defaul
     from pulumi_policy import EnforcementLevel
 
     built = {p.name: p for p in pack.build_policies(pack.load_thresholds())}
-    assert list(built) == list(pack.POLICY_NAMES)
+    assert list(built) == list(dp.POLICY_NAMES)
     assert built["blast-radius"].enforcement_level == EnforcementLevel.MANDATORY
     assert built["ttl-ceiling"].enforcement_level == EnforcementLevel.ADVISORY
     assert built["blast-radius"].config_schema.properties["maxChangedPercent"]["default"] == 20
@@ -600,7 +601,7 @@ LIMITS = {"maxLagBytes": 1000, "maxLagSeconds": 30}
 )
 def test_replica_caught_up(standby, primaries, needle):
     v = replace(view(topology(), ["group-b"]), databases=_dbs(*MOVE_TO_B))
-    found = pack.replica_caught_up(v, LIMITS | {"replication": _replication(standby, primaries)}, now=NOW)
+    found = dp.replica_caught_up(v, LIMITS | {"replication": _replication(standby, primaries)}, now=NOW)
     if needle is None:
         assert found == []
     else:
@@ -613,16 +614,16 @@ def test_replica_caught_up_names_the_lag_and_the_limits():
     cfg = LIMITS | {
         "replication": _replication({"lag_bytes": 5000, "lag_seconds": 1.0, "replay_paused": True})
     }
-    (finding,) = pack.replica_caught_up(v, cfg, now=NOW)
+    (finding,) = dp.replica_caught_up(v, cfg, now=NOW)
     assert "group-b lags 5000 bytes" in finding.message
     assert "max 1000 bytes, 30s" in finding.message and "replay paused" in finding.message
 
 
 def test_replica_caught_up_without_a_measurement_is_a_violation_not_a_pass():
     v = replace(view(topology(), ["group-b"]), databases=_dbs(*MOVE_TO_B))
-    assert "no replication measurement" in pack.replica_caught_up(v, LIMITS, now=NOW)[0].message
+    assert "no replication measurement" in dp.replica_caught_up(v, LIMITS, now=NOW)[0].message
     stale = LIMITS | {"replication": _replication({}, age_s=900)}
-    assert "older than" in pack.replica_caught_up(v, stale, now=NOW)[0].message
+    assert "older than" in dp.replica_caught_up(v, stale, now=NOW)[0].message
 
 
 def test_replica_caught_up_passes_when_the_primary_stays_and_in_failover_mode():
@@ -631,10 +632,10 @@ def test_replica_caught_up_passes_when_the_primary_stays_and_in_failover_mode():
         databases=_dbs(*(("orders", "group-a", True), ("orders", "group-b", False))),
     )
     lagging = LIMITS | {"replication": _replication({"lag_bytes": 10**9})}
-    assert pack.replica_caught_up(stays, lagging, now=NOW) == []
+    assert dp.replica_caught_up(stays, lagging, now=NOW) == []
     moving = replace(view(topology(), ["group-b"]), databases=_dbs(*MOVE_TO_B))
-    assert pack.replica_caught_up(moving, lagging, now=NOW) != []
-    assert pack.replica_caught_up(moving, lagging | {"mode": "failover"}, now=NOW) == []
+    assert dp.replica_caught_up(moving, lagging, now=NOW) != []
+    assert dp.replica_caught_up(moving, lagging | {"mode": "failover"}, now=NOW) == []
 
 
 def test_cnpg_patches_are_read_without_touching_an_unknown_promotion_token():
@@ -643,10 +644,10 @@ def test_cnpg_patches_are_read_without_touching_an_unknown_promotion_token():
             raise AssertionError("the promotion token must not be read")
 
     props = {
-        "metadata": {"labels": {pack.PAIR_LABEL: "orders", pack.GROUP_LABEL: "group-b"}},
+        "metadata": {"labels": {dp.PAIR_LABEL: "orders", dp.GROUP_LABEL: "group-b"}},
         "spec": {"replica": {"self": "b", "primary": "b", "source": "a", "promotionToken": Unknown()}},
     }
-    db = pack.database_of("kubernetes:postgresql.cnpg.io/v1:ClusterPatch", props, "u")
-    assert db == pack.DatabaseCluster("orders", "group-b", True, "u")
+    db = dp.database_of("kubernetes:postgresql.cnpg.io/v1:ClusterPatch", props, "u")
+    assert db == dp.DatabaseCluster("orders", "group-b", True, "u")
     props["spec"]["replica"]["primary"] = "a"
-    assert pack.database_of("kubernetes:postgresql.cnpg.io/v1:ClusterPatch", props, "u").primary is False
+    assert dp.database_of("kubernetes:postgresql.cnpg.io/v1:ClusterPatch", props, "u").primary is False

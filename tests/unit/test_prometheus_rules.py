@@ -16,7 +16,8 @@ from typing import Any
 import pytest
 import yaml
 
-from orchestrator.services.metrics import METRIC_NAMES
+from orchestrator.services.metrics import METRIC_NAMES as SERVE_METRIC_NAMES
+from orchestrator.services.watch.metrics import WATCH_METRIC_NAMES
 
 REPO = Path(__file__).resolve().parents[2]
 RULES = sorted((REPO / "docs" / "prometheus").glob("*.yml"))
@@ -39,7 +40,12 @@ REQUIRED_ALERTS = {
     "OrchestratorDatabaseReplicationLagHigh",
     "OrchestratorDatabaseWalReceiverDown",
     "OrchestratorDatabaseFenced",
+    "OrchestratorFailoverPathBlocked",
+    "OrchestratorAutomaticSwitchingBlocked",
 }
+READY = "orchestrator_failover_ready"
+WATCH_BLOCKED = "orchestrator_watch_blocked"
+METRIC_NAMES = {**SERVE_METRIC_NAMES, **WATCH_METRIC_NAMES}
 PRIMARY = "orchestrator_database_primary_info"
 LAG = "orchestrator_database_replication_lag_bytes"
 RECEIVER = "orchestrator_database_wal_receiver_up"
@@ -351,6 +357,37 @@ def rule_tests() -> list[dict[str, Any]]:
                     "exp_alerts": [
                         expected("OrchestratorDatabaseFenced", {"pair": "orders", "group": "group-a"}, 1)
                     ],
+                },
+            ],
+        },
+        {  # a failover path that would be refused, found before it is needed
+            "interval": "1m",
+            "input_series": [
+                {"series": f'{READY}{{stack="prod",to_group="group-b"}}', "values": "1 1 0x20"},
+                {"series": f'{READY}{{stack="prod",to_group="group-c"}}', "values": "1x22"},
+            ],
+            "alert_rule_test": [
+                {"eval_time": "5m", "alertname": "OrchestratorFailoverPathBlocked", "exp_alerts": []},
+                {
+                    "eval_time": "15m",
+                    "alertname": "OrchestratorFailoverPathBlocked",
+                    "exp_alerts": [
+                        expected(
+                            "OrchestratorFailoverPathBlocked", {"stack": "prod", "to_group": "group-b"}, 0
+                        )
+                    ],
+                },
+            ],
+        },
+        {  # automatic switching blocked after a failover, and nobody acknowledged it
+            "interval": "1m",
+            "input_series": [{"series": f'{WATCH_BLOCKED}{{stack="prod"}}', "values": "0 1x40"}],
+            "alert_rule_test": [
+                {"eval_time": "20m", "alertname": "OrchestratorAutomaticSwitchingBlocked", "exp_alerts": []},
+                {
+                    "eval_time": "35m",
+                    "alertname": "OrchestratorAutomaticSwitchingBlocked",
+                    "exp_alerts": [expected("OrchestratorAutomaticSwitchingBlocked", {"stack": "prod"}, 1)],
                 },
             ],
         },

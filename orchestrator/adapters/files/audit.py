@@ -20,55 +20,46 @@ import os
 import socket
 import warnings
 from collections.abc import Iterable, Mapping
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from orchestrator.adapters.files.paths import state_dir
+from orchestrator.domain.timestamps import format_ts, parse_ts, utc_now  # noqa: F401 (re-exported)
 
-SWITCHOVER_REQUESTED = "switchover.requested"
-LEASE_ACQUIRED = "lease.acquired"
-LEASE_RENEWED = "lease.renewed"
-LEASE_LOST = "lease.lost"
-LEASE_RELEASED = "lease.released"
-LEASE_COLLISION = "lease.collision"
-PREFLIGHT_PASSED = "preflight.passed"
-PREFLIGHT_BLOCKED = "preflight.blocked"
-STEP_STARTED = "step.started"
-STEP_COMPLETED = "step.completed"
-STEP_FAILED = "step.failed"
-SWITCHOVER_COMPLETED = "switchover.completed"
-SWITCHOVER_FAILED = "switchover.failed"
-SWITCHOVER_NOOP = "switchover.noop"
-CONFIG_CHANGED_SINCE_PREVIEW = "config.changed-since-preview"
-ROLLBACK_REQUESTED = "rollback.requested"
-ROLLBACK_COMPLETED = "rollback.completed"
-RESUME_REQUESTED = "resume.requested"
-POLICY_OVERRIDDEN = "policy.overridden"
-ACTIVE_GROUPS_CHANGED = "active-groups.changed"
-
-# Stable names (docs/audit.md): never rename or remove one; add new ones at the end.
-EVENT_TYPES: tuple[str, ...] = (
-    SWITCHOVER_REQUESTED,
+# The event names are the audit port's vocabulary (orchestrator.ports.audit); re-exported here.
+from orchestrator.ports.audit import (  # noqa: F401
+    ACTIVE_GROUPS_CHANGED,
+    CONFIG_CHANGED_SINCE_PREVIEW,
+    EVENT_TYPES,
+    FAILOVER_READINESS,
     LEASE_ACQUIRED,
-    LEASE_RENEWED,
+    LEASE_COLLISION,
     LEASE_LOST,
     LEASE_RELEASED,
-    LEASE_COLLISION,
-    PREFLIGHT_PASSED,
+    LEASE_RENEWED,
+    POLICY_OVERRIDDEN,
     PREFLIGHT_BLOCKED,
-    STEP_STARTED,
+    PREFLIGHT_PASSED,
+    RECOVERY_MEASURED,
+    RESUME_REQUESTED,
+    ROLLBACK_COMPLETED,
+    ROLLBACK_REQUESTED,
     STEP_COMPLETED,
     STEP_FAILED,
+    STEP_STARTED,
     SWITCHOVER_COMPLETED,
+    SWITCHOVER_CONFIRMED,
     SWITCHOVER_FAILED,
     SWITCHOVER_NOOP,
-    CONFIG_CHANGED_SINCE_PREVIEW,
-    ROLLBACK_REQUESTED,
-    ROLLBACK_COMPLETED,
-    RESUME_REQUESTED,
-    POLICY_OVERRIDDEN,
-    ACTIVE_GROUPS_CHANGED,
+    SWITCHOVER_REQUESTED,
+    WATCH_ACKNOWLEDGED,
+    WATCH_BLOCKED,
+    WATCH_DECISION,
+    WATCH_LEASE_BUSY,
+    WATCH_NO_QUORUM,
+    WATCH_RESUMED,
+    WATCH_STARTED,
+    WATCH_SWITCH_RESULT,
 )
 
 # Keys every line carries; callers' fields may not shadow them.
@@ -80,23 +71,6 @@ SECRET_KEY_WORDS: tuple[str, ...] = ("secret", "password", "token", "key")
 
 AUDIT_LOG_ENV = "ORCHESTRATOR_AUDIT_LOG"
 USER_ENV = "ORCHESTRATOR_USER"
-
-
-def format_ts(moment: datetime) -> str:
-    """UTC ISO-8601 with milliseconds and a Z: sorts as text, parses everywhere (jq, Grafana)."""
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def parse_ts(text: str) -> datetime:
-    """The inverse of format_ts (any ISO-8601 form is accepted; naive means UTC)."""
-    moment = datetime.fromisoformat(text)
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-
-
-def utc_now() -> str:
-    return format_ts(datetime.now(UTC))
 
 
 def current_user() -> str:

@@ -88,3 +88,13 @@ def load_baseline(root: Path, switch_id: str | None) -> dict[str, Any] | None:
     if not switch_id:
         return None
     return _read_json(baseline_path(root, switch_id))
+
+
+class FileHealthStore:
+    """The HealthStore port (orchestrator.ports.health_store) over the functions above."""
+
+    load_report = staticmethod(load_report)
+    save_report = staticmethod(save_report)
+    condition_for = staticmethod(condition_for)
+    load_baseline = staticmethod(load_baseline)
+    save_baseline = staticmethod(save_baseline)

@@ -14,7 +14,6 @@ from __future__ import annotations
 import builtins
 import json
 import os
-import re
 import secrets
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -25,10 +24,10 @@ from typing import Any
 from orchestrator.adapters.files.audit import format_ts, fsync_dir, parse_ts
 from orchestrator.adapters.files.paths import state_dir
 from orchestrator.domain.errors import OrchestratorError, UsageError
+from orchestrator.domain.switch.ids import FINGERPRINT_RE, KINDS, SWITCH_ID_RE, is_switch_id  # noqa: F401
 
 FORMAT_VERSION = 1
 
-KINDS: tuple[str, ...] = ("switch", "add-active-group", "remove-active-group", "rollback")
 MODES: tuple[str, ...] = ("planned", "failover")
 RECORD_STATUSES: tuple[str, ...] = ("running", "completed", "failed", "rolled-back", "abandoned")
 STEP_STATUSES: tuple[str, ...] = ("pending", "running", "completed", "failed", "skipped")
@@ -40,8 +39,6 @@ SUPERSEDING_STATUSES: frozenset[str] = frozenset({"completed", "rolled-back"})
 UNFINISHED_STATUSES: frozenset[str] = frozenset({"running", "failed"})
 DONE_STEP_STATUSES: frozenset[str] = frozenset({"completed", "skipped"})
 
-SWITCH_ID_RE = re.compile(r"sw-\d{8}T\d{6}Z-[0-9a-f]{6}")
-FINGERPRINT_RE = re.compile(r"[0-9a-f]{16}")
 
 Clock = Callable[[], datetime]
 
@@ -50,10 +47,6 @@ def new_switch_id(now: datetime | None = None) -> str:
     """`sw-<UTC yyyymmddThhmmssZ>-<6 hex>`: sorts by time as text, unique in practice."""
     moment = (now or datetime.now(UTC)).astimezone(UTC)
     return f"sw-{moment:%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
-
-
-def is_switch_id(text: str) -> bool:
-    return SWITCH_ID_RE.fullmatch(text) is not None
 
 
 def journal_dir(root: Path) -> Path:
@@ -244,6 +237,20 @@ class Journal:
             if record.status in SUPERSEDING_STATUSES:
                 return None
         return None
+
+    def departures(self, stack: str) -> dict[str, str]:
+        """Per group: when the last completed switch that deactivated it removed its records
+        (the end of its cleanup-inactive step), for `status`'s "safe to delete"."""
+        out: dict[str, str] = {}
+        for record in self.list(stack):  # newest first: the first hit per group wins
+            if record.status != "completed":
+                continue
+            cleanup = next((s for s in record.steps if s.name == "cleanup-inactive"), None)
+            when = (cleanup.finished_at if cleanup else None) or record.updated_at
+            for group in record.from_groups:
+                if group not in record.to_groups:
+                    out.setdefault(group, when)
+        return out
 
     def last_completed(self, stack: str, kind: str | None = None) -> SwitchRecord | None:
         """The newest completed record of the stack (of one kind, if given)."""

@@ -10,56 +10,16 @@ such, never as 0. CloudNativePG pairs are not measured here (no Kubernetes acces
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 from orchestrator.adapters.local import local_environment
 from orchestrator.adapters.postgres import pg
 from orchestrator.domain.databases import DatabasePair
+from orchestrator.domain.replication import ClusterReading, PairReading, Replication
+from orchestrator.ports.replication import ReplicationReader, WriteProbe
 
-
-@dataclass(frozen=True)
-class ClusterReading:
-    group: str
-    reachable: bool
-    role: str  # primary | standby | fenced | unreachable | unmeasured
-    error: str | None = None
-    endpoint: str | None = None  # host:port
-    receiver_up: bool | None = None
-    sender: str | None = None  # host:port a standby streams from
-    lag_bytes: int | None = None
-    lag_seconds: float | None = None
-    replay_paused: bool | None = None
-
-
-@dataclass(frozen=True)
-class PairReading:
-    pair: str
-    clusters: tuple[ClusterReading, ...] = field(default_factory=tuple)
-
-    @property
-    def primaries(self) -> tuple[str, ...]:
-        return tuple(c.group for c in self.clusters if c.role == "primary")
-
-    def cluster(self, group: str) -> ClusterReading | None:
-        return next((c for c in self.clusters if c.group == group), None)
-
-    def to_config(self) -> dict[str, Any]:
-        return {"primaries": list(self.primaries), "clusters": {c.group: asdict(c) for c in self.clusters}}
-
-
-@dataclass(frozen=True)
-class Replication:
-    measured_at: str
-    pairs: tuple[PairReading, ...] = ()
-
-    def pair(self, name: str) -> PairReading | None:
-        return next((p for p in self.pairs if p.pair == name), None)
-
-    def to_config(self) -> dict[str, Any]:
-        return {"measuredAt": self.measured_at, "pairs": {p.pair: p.to_config() for p in self.pairs}}
+__all__ = ["ClusterReading", "PairReading", "Replication", "dev_locator", "local_database_io", "measure"]
 
 
 Locate = Callable[[DatabasePair, str], "pg.Endpoint | None"]
@@ -150,3 +110,19 @@ def _pair(pair: DatabasePair, locate: Locate, fenced: Fenced) -> PairReading:
             )
         )
     return PairReading(pair.name, tuple(readings))
+
+
+def local_database_io() -> tuple[ReplicationReader, WriteProbe]:
+    """Measure and probe the dev environment's PostgreSQL pair (`kind: postgres, server: dev`)."""
+    locate, fenced = dev_locator()
+
+    def read(pairs: Iterable[DatabasePair]) -> Replication:
+        return measure(pairs, locate, fenced)
+
+    def probe(pair: DatabasePair, group: str) -> tuple[bool, str]:
+        ep = locate(pair, group)
+        if ep is None:
+            return False, "no endpoint to probe from here"
+        return pg.accepts_writes(ep)
+
+    return read, probe

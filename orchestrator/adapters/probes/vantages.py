@@ -16,14 +16,15 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
+import dns.resolver
+
+from orchestrator.adapters.dns.registry import LOCAL, zone_dns_server
 from orchestrator.adapters.local import local_environment
+from orchestrator.domain.health_config import HealthConfig, Vantage
 from orchestrator.domain.topology import Topology
-from orchestrator.services.health.config import HealthConfig, Vantage
 
 RESOLV_CONF = Path("/etc/resolv.conf")
-LOCAL_ROLES = {"powerdns": "powerdns", "rfc2136": "bind"}
 
 
 LocalServer = Callable[[str], Mapping[str, Any] | None]
@@ -38,7 +39,8 @@ def local_vantages(topology: Topology, server: LocalServer) -> list[Vantage]:
     """The local environment's servers for the topology's `server: dev` zones."""
     dev = [z for z in topology.zones if (z.settings or {}).get("server") == "dev"]
     out: list[Vantage] = []
-    for provider, role in LOCAL_ROLES.items():
+    for provider, local in LOCAL.items():
+        role = local.dev_role
         zones = tuple(z.name for z in dev if z.provider == provider)
         found = server(role)
         if zones and found and found.get("running"):
@@ -66,7 +68,6 @@ def system_resolvers(path: Path = RESOLV_CONF) -> list[str]:
 
 def discover_name_servers(zone: str, timeout: float = 3.0) -> list[tuple[str, str]]:
     """(ns name, address) for each name server of the zone, through the host's resolver."""
-    import dns.resolver
 
     resolver = dns.resolver.Resolver()
     resolver.lifetime = timeout
@@ -89,27 +90,9 @@ def production_vantages(
     out: list[Vantage] = []
     problems: list[str] = []
     for zone in zones:
-        settings = zone.settings or {}
-        if zone.provider == "rfc2136" and settings.get("address"):
-            out.append(
-                Vantage(
-                    f"rfc2136:{zone.name}",
-                    str(settings["address"]),
-                    int(settings.get("port", 53)),
-                    False,
-                    (zone.name,),
-                )
-            )
+        if (where := zone_dns_server(zone)) is not None:
+            out.append(Vantage(f"{zone.provider}:{zone.name}", where[0], where[1], False, (zone.name,)))
             continue
-        if zone.provider == "powerdns" and settings.get("apiUrl"):
-            host = urlsplit(str(settings["apiUrl"])).hostname
-            if host:
-                out.append(
-                    Vantage(
-                        f"powerdns:{zone.name}", host, int(settings.get("dnsPort", 53)), False, (zone.name,)
-                    )
-                )
-                continue
         try:
             servers = discover(zone.name)
         except Exception as exc:  # noqa: BLE001 — any resolver failure leaves the zone uncovered
@@ -150,3 +133,14 @@ def vantages_for(
         if not any(v.covers(zone.name) for v in vantages) and not any(zone.name in p for p in problems):
             problems.append(f"zone {zone.name}: no vantage covers it")
     return vantages, problems
+
+
+def local_resolver() -> tuple[str, int] | None:
+    """The local environment's Unbound, when it runs (the client's cached view)."""
+    try:
+        server = local_server("unbound")
+    except Exception:  # noqa: BLE001 — no local environment is a normal case
+        return None
+    if server and server.get("running"):
+        return str(server["address"]), int(server["port"])
+    return None

@@ -13,7 +13,7 @@ Nothing here talks to a cloud; the unit tests run it against Pulumi mocks.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
 import pulumi
@@ -21,6 +21,9 @@ import pulumi_aws
 import pulumi_gcp
 
 from orchestrator.domain.errors import ConfigError
+from orchestrator.domain.providers import CLOUDDNS, CLOUDFLARE, ROUTE53
+from orchestrator.domain.records import RecordSet
+from orchestrator.domain.values import txt_strings
 
 with warnings.catch_warnings():
     # pulumi_cloudflare imports all its modules at once, and each deprecated resource warns
@@ -28,7 +31,6 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)
     import pulumi_cloudflare
 
-TXT_CHUNK = 255  # one TXT character-string holds at most 255 octets (RFC 1035 3.3)
 SUPPORTED_TYPES = ("A", "AAAA", "CNAME", "TXT")
 
 # Cloudflare: "Value must be between 60 and 86400, with the minimum reduced to 30 for
@@ -45,23 +47,6 @@ CLOUDFLARE_PROXIABLE = ("A", "AAAA", "CNAME")
 CLOUDFLARE_SINGLE_VALUE = ("CNAME", "TXT")
 
 
-class RecordSetLike(Protocol):
-    """What the planning core's RecordSet offers (not imported: the core is written apart)."""
-
-    @property
-    def zone(self) -> str: ...
-    @property
-    def name(self) -> str: ...
-    @property
-    def type(self) -> str: ...
-    @property
-    def ttl(self) -> int: ...
-    @property
-    def values(self) -> Sequence[str]: ...
-    @property
-    def key(self) -> str: ...
-
-
 class ZoneLike(Protocol):
     @property
     def name(self) -> str: ...
@@ -72,7 +57,7 @@ class ZoneLike(Protocol):
 
 
 def cloud_record_resources(
-    zone: ZoneLike, rs: RecordSetLike, opts: pulumi.ResourceOptions | None = None
+    zone: ZoneLike, rs: RecordSet, opts: pulumi.ResourceOptions | None = None
 ) -> list[pulumi.CustomResource]:
     """The resources that serve `rs` in the cloud zone `zone` (declared, not yet created)."""
     builder = _BUILDERS.get(zone.provider)
@@ -86,13 +71,13 @@ def cloud_record_resources(
     return builder(zone, rs, opts)
 
 
-def effective_ttl(zone: ZoneLike, rs: RecordSetLike) -> int:
+def effective_ttl(zone: ZoneLike, rs: RecordSet) -> int:
     """The TTL the cloud will actually serve for `rs`, which waits on TTLs must use.
 
     Only Cloudflare differs from the plan: it clamps to 60..86400, and proxied records have
     'Auto' TTL, which Cloudflare serves as 300 s.
     """
-    if zone.provider != "cloudflare":
+    if zone.provider != CLOUDFLARE:
         return rs.ttl
     if _cloudflare_proxied(zone, rs):
         return CLOUDFLARE_AUTO_TTL_SECONDS
@@ -103,7 +88,7 @@ def effective_ttl(zone: ZoneLike, rs: RecordSetLike) -> int:
 
 
 def route53_records(
-    zone: ZoneLike, rs: RecordSetLike, opts: pulumi.ResourceOptions | None = None
+    zone: ZoneLike, rs: RecordSet, opts: pulumi.ResourceOptions | None = None
 ) -> list[pulumi.CustomResource]:
     settings = _settings(zone, required={"hostedZoneId": _ROUTE53_ZONE_FIX}, optional={"allowOverwrite"})
     kwargs: dict[str, Any] = {}
@@ -137,7 +122,7 @@ def _route53_value(rtype: str, value: str) -> str:
 
 
 def clouddns_record_sets(
-    zone: ZoneLike, rs: RecordSetLike, opts: pulumi.ResourceOptions | None = None
+    zone: ZoneLike, rs: RecordSet, opts: pulumi.ResourceOptions | None = None
 ) -> list[pulumi.CustomResource]:
     settings = _settings(zone, required={"managedZone": _CLOUDDNS_ZONE_FIX}, optional={"project"})
     kwargs: dict[str, Any] = {}
@@ -170,7 +155,7 @@ def _clouddns_value(rtype: str, value: str) -> str:
 
 
 def cloudflare_records(
-    zone: ZoneLike, rs: RecordSetLike, opts: pulumi.ResourceOptions | None = None
+    zone: ZoneLike, rs: RecordSet, opts: pulumi.ResourceOptions | None = None
 ) -> list[pulumi.CustomResource]:
     """One DnsRecord per value: Cloudflare has records, not record sets.
 
@@ -218,7 +203,7 @@ def cloudflare_records(
     return resources
 
 
-def _cloudflare_proxied(zone: ZoneLike, rs: RecordSetLike) -> bool:
+def _cloudflare_proxied(zone: ZoneLike, rs: RecordSet) -> bool:
     # Only A/AAAA/CNAME can be proxied; a TXT asked to be would be refused by the API.
     if rs.type not in CLOUDFLARE_PROXIABLE:
         return False
@@ -237,11 +222,11 @@ def _cloudflare_value(rtype: str, value: str) -> str:
 
 # --- shared -----------------------------------------------------------------------------
 
-_Builder = Callable[[ZoneLike, RecordSetLike, pulumi.ResourceOptions | None], list[pulumi.CustomResource]]
+_Builder = Callable[[ZoneLike, RecordSet, pulumi.ResourceOptions | None], list[pulumi.CustomResource]]
 _BUILDERS: dict[str, _Builder] = {
-    "route53": route53_records,
-    "clouddns": clouddns_record_sets,
-    "cloudflare": cloudflare_records,
+    ROUTE53: route53_records,
+    CLOUDDNS: clouddns_record_sets,
+    CLOUDFLARE: cloudflare_records,
 }
 
 _ROUTE53_ZONE_FIX = (
@@ -274,7 +259,7 @@ def _settings(zone: ZoneLike, *, required: Mapping[str, str], optional: set[str]
     known = set(required) | optional
     for key in sorted(set(settings) - known):
         why = f"`{key}` is not a {zone.provider} setting (known: {', '.join(sorted(known))})"
-        if zone.provider == "route53" and key == "region":
+        if zone.provider == ROUTE53 and key == "region":
             # pulumi_aws 7 has a per-resource `region` only on regional resources; Route 53
             # is global and route53.Record has none. Ignoring it silently would mislead.
             why = "Route 53 is global: a record has no region (pulumi_aws.route53.Record takes none)"
@@ -313,7 +298,7 @@ def _bool(zone: ZoneLike, settings: Mapping[str, Any], key: str) -> bool:
     return value
 
 
-def _check_record_set(rs: RecordSetLike) -> None:
+def _check_record_set(rs: RecordSet) -> None:
     # The planning core never produces these; failing loudly beats writing a broken record.
     if rs.type not in SUPPORTED_TYPES:
         raise ValueError(f"{rs.key}: record type {rs.type} is not supported ({', '.join(SUPPORTED_TYPES)})")
@@ -326,7 +311,7 @@ def _dot(name: str) -> str:
 
 
 def _txt_strings(text: str) -> list[str]:
-    """`text` as escaped character-strings of at most 255 octets, without their quotes.
+    """`text` as escaped character-strings (orchestrator.domain.values.txt_strings).
 
     Only printable ASCII is accepted: our TXT values are labels, group names and addresses,
     and the clouds disagree on escapes beyond it (Route 53 wants octal `\\ooo`, RFC 1035
@@ -334,8 +319,7 @@ def _txt_strings(text: str) -> list[str]:
     """
     if any(not (0x20 <= ord(ch) <= 0x7E) for ch in text):
         raise ValueError(f"TXT value {text!r} has characters outside printable ASCII")
-    chunks = [text[i : i + TXT_CHUNK] for i in range(0, len(text), TXT_CHUNK)] or [""]
-    return [c.replace("\\", "\\\\").replace('"', '\\"') for c in chunks]
+    return txt_strings(text)
 
 
 def _quoted_txt(text: str) -> str:

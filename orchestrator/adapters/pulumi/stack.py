@@ -22,6 +22,9 @@ from orchestrator.domain.errors import EXIT_BLOCKED, ConflictError, Orchestrator
 
 # Our errors travel through the dynamic-provider plugin as text: recover them.
 _PROVIDER_ERROR = re.compile(r"error: (?P<what>[^\n]+)\n\s+why: (?P<why>[^\n]+)\n\s+fix: (?P<fix>[^\n]+)")
+# The engine then writes state once per update instead of around every resource step
+# (pkg/backend/snapshot.go, unsafeServiceLoop).
+SKIP_CHECKPOINTS_ENV = "PULUMI_SKIP_CHECKPOINTS"
 _LOCKED = re.compile(r"the stack is currently locked by (?P<n>\d+) lock\(s\)", re.IGNORECASE)
 
 
@@ -174,6 +177,7 @@ class ProjectStack:
         policy_pack_configs: list[str] | None = None,
         message: str | None = None,
         extra_env: Mapping[str, str] | None = None,
+        refresh: bool = True,
     ) -> tuple[auto.PreviewResult, list[ResourceChange], list[auto.EngineEvent]]:
         events: list[auto.EngineEvent] = []
         try:
@@ -184,7 +188,8 @@ class ProjectStack:
                     diff=False,
                     # Compare with what the servers serve, not only with the last state:
                     # drift made behind the stack's back shows up and gets repaired.
-                    refresh=True,
+                    # (False only right after a persisted refresh(), e.g. a switch's.)
+                    refresh=refresh,
                     config_file=str(config_file) if config_file else None,
                     policy_packs=policy_packs,
                     policy_pack_configs=policy_pack_configs,
@@ -207,14 +212,20 @@ class ProjectStack:
         target: list[str] | None = None,
         exclude: list[str] | None = None,
         extra_env: Mapping[str, str] | None = None,
+        refresh: bool = True,
+        skip_checkpoints: bool = False,
     ) -> tuple[auto.UpResult, list[ResourceChange]]:
+        """One update. `skip_checkpoints`: state is written once, at the end, not around every
+        resource step (docs/engine.md, "Checkpoints and refreshes": only for callers that can
+        redo a killed update, such as a switch)."""
         events: list[auto.EngineEvent] = []
+        env = {**(extra_env or {}), **({SKIP_CHECKPOINTS_ENV: "true"} if skip_checkpoints else {})}
         try:
-            with self._extra_env(extra_env):
+            with self._extra_env(env):
                 result = self.stack().up(
                     on_output=on_output,
                     on_event=events.append,
-                    refresh=True,
+                    refresh=refresh,
                     config_file=str(config_file) if config_file else None,
                     policy_packs=policy_packs,
                     policy_pack_configs=policy_pack_configs,
@@ -230,6 +241,24 @@ class ProjectStack:
                 raise PolicyViolations(self.name, events, changes_from_events(events)) from exc
             raise translate_failure(exc, self.name) from exc
         return result, changes_from_events(events)
+
+    def refresh(
+        self,
+        *,
+        extra_env: Mapping[str, str] | None = None,
+        on_output: Callable[[str], None] | None = None,
+    ) -> None:
+        """Read every resource back from its server into state (persisted, one write at the end).
+
+        Interrupted creates left by a killed update are dropped: the next update creates them
+        again, and every create of this project is an idempotent replace.
+        """
+        env = {**(extra_env or {}), SKIP_CHECKPOINTS_ENV: "true"}  # a killed refresh loses nothing
+        try:
+            with self._extra_env(env):
+                self.stack().refresh(on_output=on_output, clear_pending_creates=True)
+        except auto.errors.CommandError as exc:
+            raise translate_failure(exc, self.name) from exc
 
     def clear_pending(self, *, on_output: Callable[[str], None] | None = None) -> None:
         """After a crash mid-update: drop interrupted creates so the next up re-applies them."""

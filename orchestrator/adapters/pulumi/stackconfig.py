@@ -12,11 +12,8 @@ from typing import Any
 import yaml
 
 from orchestrator.adapters.files.paths import stack_config_file
+from orchestrator.domain.config_keys import ACTIVE_KEY, NAMESPACE, TOPOLOGY_KEY  # noqa: F401 (re-exported)
 from orchestrator.domain.errors import ConfigError, UsageError
-
-NAMESPACE = "orchestrator"
-TOPOLOGY_KEY = f"{NAMESPACE}:topology"
-ACTIVE_KEY = f"{NAMESPACE}:activeGroups"
 
 
 def read_stack_file(root: Path, stack: str) -> dict[str, Any]:

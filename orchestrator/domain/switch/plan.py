@@ -10,12 +10,20 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from orchestrator.domain.canonical import canonical_json
 from orchestrator.domain.databases import PrimaryMove
 from orchestrator.domain.errors import UsageError
+from orchestrator.domain.records import RecordSet
+from orchestrator.domain.rules import (
+    AT_LEAST_ONE_ACTIVE_GROUP,
+    NO_EMPTY_HOSTNAME,
+    hostnames_left_empty,
+    leaves_no_active_group,
+)
 from orchestrator.domain.switch.steps import EXPECTED_SECONDS, SKIPPED_WHY, STEPS
 
 FINGERPRINT_RE = re.compile(r"^[0-9a-f]{16}$")
@@ -102,18 +110,34 @@ def planned_steps(*, has_databases: bool = False, moves_primaries: bool = False)
     return tuple(out)
 
 
-def blockers_for(changes: tuple[EndpointChange, ...], to_groups: tuple[str, ...]) -> tuple[str, ...]:
-    """Invariant 3: no active group, or a published hostname left with no targets, is refused."""
+def rule_blockers(changes: tuple[EndpointChange, ...], to_groups: tuple[str, ...]) -> list[tuple[str, str]]:
+    """Invariant 3, as (rule, blocker): no active group, or a published hostname left with no
+    targets, is refused. The rules are orchestrator.domain.rules, shared with the policy pack."""
     out = []
-    if not to_groups:
-        out.append("the change leaves no active group: at least one group must stay active")
-    for ch in changes:
-        if ch.action == "DELETE" and not ch.is_txt:
-            out.append(
-                f"{ch.name} {ch.type} would be left with no targets (only the groups being deactivated "
-                f"publish it: {', '.join(ch.current)})"
+    if leaves_no_active_group(to_groups):
+        out.append(
+            (
+                AT_LEAST_ONE_ACTIVE_GROUP,
+                "the change leaves no active group: at least one group must stay active",
             )
-    return tuple(out)
+        )
+    before = [RecordSet(c.zone, c.name, c.type, None, c.current) for c in changes if c.action != "CREATE"]
+    after = [RecordSet(c.zone, c.name, c.type, None, c.new) for c in changes if c.action != "DELETE"]
+    left_empty = {r.name for r in hostnames_left_empty(before, after)}
+    for ch in changes:
+        if ch.action == "DELETE" and not ch.is_txt and ch.name in left_empty:
+            out.append(
+                (
+                    NO_EMPTY_HOSTNAME,
+                    f"{ch.name} {ch.type} would be left with no targets (only the groups being deactivated "
+                    f"publish it: {', '.join(ch.current)})",
+                )
+            )
+    return out
+
+
+def blockers_for(changes: tuple[EndpointChange, ...], to_groups: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(message for _, message in rule_blockers(changes, to_groups))
 
 
 def build_plan(
@@ -128,8 +152,19 @@ def build_plan(
     extra_blockers: list[str] | None = None,
     has_databases: bool = False,
     databases: tuple[PrimaryMove, ...] = (),
+    overrides: Mapping[str, str] | None = None,
 ) -> SwitchPlan:
+    """The plan; `overrides` ({policy: reason}) lowers the plan's own blockers of an overridden
+    rule to warnings, as the policy of the same name is lowered (an empty active set cannot be
+    overridden: it cannot even be published, see topology validation)."""
     ordered = tuple(sorted(changes, key=lambda c: (c.zone, c.name, c.type)))
+    overrides = overrides or {}
+    own, lowered = [], []
+    for rule, message in rule_blockers(ordered, tuple(to_groups)):
+        if rule == NO_EMPTY_HOSTNAME and rule in overrides:
+            lowered.append(f"OVERRIDDEN ({rule}: {overrides[rule]}): {message}")
+        else:
+            own.append(message)
     return SwitchPlan(
         stack=stack,
         kind=kind,
@@ -137,8 +172,8 @@ def build_plan(
         from_groups=tuple(sorted(from_groups)),
         to_groups=tuple(sorted(to_groups)),
         changes=ordered,
-        blockers=blockers_for(ordered, tuple(to_groups)) + tuple(extra_blockers or ()),
-        warnings=tuple(warnings or ()),
+        blockers=tuple(own) + tuple(extra_blockers or ()),
+        warnings=tuple(warnings or ()) + tuple(lowered),
         steps=planned_steps(has_databases=has_databases, moves_primaries=bool(databases)),
         databases=tuple(databases),
     )

@@ -34,53 +34,35 @@ def _change_active_set(
     rollback_of: str | None = None,
     overrides: Mapping[str, str] | None = None,
 ) -> None:
-    from orchestrator.adapters.files import audit as ev
     from orchestrator.adapters.files.paths import project_root
     from orchestrator.domain.switch.plan import check_fingerprint
-    from orchestrator.services.switch.dryrun import dry_run
-    from orchestrator.services.switch.run import PreflightBlocked, SwitchRunner
+    from orchestrator.interfaces.switch_wiring import switch_engine, switch_service
 
     root = project_root()
     reviewed = check_fingerprint(plan_fp) if plan_fp else None
     progress = (lambda m: click.echo(m, err=True)) if fmt != "table" else click.echo
-    dry = dry_run(root, stack, kind=kind, to_groups=to_groups, change=change, mode=mode, overrides=overrides)
+    engine = switch_engine(root, stack, overrides)
+    dry = engine.plan(kind=kind, to_groups=to_groups, change=change, mode=mode)
     plan = dry.plan
     if dry_run_only:
         click.echo(_render(plan, fmt))
         if plan.blockers:
             sys.exit(EXIT_BLOCKED)
         return
-    runner = SwitchRunner(root, stack, progress)
-    runner.policy_overrides = dict(overrides or {})  # preflight re-runs the pack with them, and audits them
+    # Preflight re-runs the pack with the overrides, and audits them.
+    service = switch_service(root, stack, progress, overrides, engine=engine)
     if plan.noop:
-        runner.audit.append(ev.SWITCHOVER_NOOP, stack=stack, to_groups=list(plan.to_groups))
+        service.record_noop(plan)
         click.echo(
             f"{', '.join(plan.to_groups)} already active on stack '{stack}' and served: nothing to do."
         )
         return
     click.echo(_render(plan, fmt))
-    # Blockers (policy violations included) first: a refused plan is refused (exit 7), whether
-    # or not it also differs from the reviewed one. Nothing has been written yet.
-    if plan.blockers:
-        runner.audit.append(ev.PREFLIGHT_BLOCKED, stack=stack, blockers=list(plan.blockers))
-        raise PreflightBlocked(
-            "the switch is blocked", "; ".join(plan.blockers), "fix the blockers listed above, then run again"
-        )
-    if reviewed and reviewed != plan.fingerprint:
-        runner.audit.append(
-            ev.CONFIG_CHANGED_SINCE_PREVIEW, stack=stack, reviewed=reviewed, current=plan.fingerprint
-        )
-        raise ConflictError(
-            f"the plan changed since it was reviewed (reviewed {reviewed}, now {plan.fingerprint})",
-            "the topology, the live zones or the active groups changed after the dry-run",
-            "review the plan above and run again with --plan " + plan.fingerprint,
-        )
+    service.check_reviewed(plan, reviewed)  # blockers (exit 7), then a changed plan (exit 6)
     if not yes and not click.confirm(f"Proceed with plan {plan.fingerprint}?", default=False):
         click.echo("Aborted: nothing changed.", err=True)
         sys.exit(EXIT_USAGE)
-    if rollback_of:
-        runner.audit.append(ev.ROLLBACK_REQUESTED, stack=stack, rollback_of=rollback_of)
-    outcome = runner.execute(dry, reviewed_fingerprint=plan.fingerprint, rollback_of=rollback_of)
+    outcome = service.execute(dry, reviewed_fingerprint=plan.fingerprint, rollback_of=rollback_of)
     _summary(outcome, progress)
 
 
@@ -356,33 +338,20 @@ def register(main: click.Group, stack_option) -> None:  # noqa: ANN001
 
 
 def _resume(stack: str, yes: bool, overrides: Mapping[str, str] | None = None) -> None:
-    from orchestrator.adapters.files import audit as ev
     from orchestrator.adapters.files.paths import project_root
-    from orchestrator.services.switch.dryrun import dry_run
-    from orchestrator.services.switch.run import SwitchRunner
+    from orchestrator.interfaces.switch_wiring import switch_service
 
-    root = project_root()
-    runner = SwitchRunner(root, stack, click.echo)
-    runner.policy_overrides = dict(overrides or {})
-    record = runner.journal.unfinished(stack)
+    service = switch_service(project_root(), stack, click.echo, overrides)
+    record = service.unfinished()
     if record is None:
         click.echo(f"No interrupted switch on stack '{stack}': nothing to resume.")
         return
     click.echo(
         f"Resuming {record.id} ({record.kind}: "
         f"{', '.join(record.from_groups)} -> {', '.join(record.to_groups)}), "
-        f"next step: {runner.journal.next_step(record)}"
+        f"next step: {service.journal.next_step(record)}"
     )
-    runner.audit.append(ev.RESUME_REQUESTED, switch_id=record.id, next_step=runner.journal.next_step(record))
-    dry = dry_run(
-        root,
-        stack,
-        kind=record.kind,
-        to_groups=tuple(record.to_groups),
-        mode=record.mode,
-        overrides=overrides,
-    )
-    outcome = runner.execute(dry, reviewed_fingerprint=None, resume=record)
+    outcome = service.resume(record)
     _summary(outcome, click.echo)
 
 
@@ -395,10 +364,10 @@ def _rollback(
     mode: str,
     overrides: Mapping[str, str] | None = None,
 ) -> None:
-    from orchestrator.adapters.files.journal import Journal
-    from orchestrator.adapters.files.paths import project_root, state_dir
+    from orchestrator.adapters.files.paths import project_root
+    from orchestrator.interfaces.switch_wiring import journal_for
 
-    journal = Journal(state_dir(project_root()) / "journal")
+    journal = journal_for(project_root())
     last = journal.unfinished(stack) or journal.last_completed(stack)
     if last is None:
         raise UsageError(

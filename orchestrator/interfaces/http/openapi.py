@@ -12,6 +12,9 @@ from orchestrator.domain.health import CHECKS, CONDITION_STATUSES, CONDITION_TYP
 API_VERSION = "1.0.0"
 GROUP_PATTERN = "^[^;&,\"'= ]{1,16}$"
 MAX_GROUPS = 16
+FINGERPRINT_PATTERN = "^[0-9a-f]{16}$"
+SWITCH_ID_PATTERN = "^sw-[0-9]{8}T[0-9]{6}Z-[0-9a-f]{6}$"
+MAX_REASON = 500
 
 _STRINGS = {"type": "array", "items": {"type": "string"}}
 _NULLABLE_STRING = {"type": "string", "nullable": True}
@@ -32,6 +35,9 @@ def _json_response(description: str, ref: str) -> dict[str, Any]:
 
 
 UNAUTHORIZED = {"$ref": "#/components/responses/Unauthorized"}
+READER = [{"bearer": []}, {"session": []}]
+OWNER = [{"bearer": [], "ownerTier": []}, {"session": [], "csrf": []}]
+_NULLABLE_NUMBER = {"type": "number", "nullable": True}
 
 SCHEMAS: dict[str, Any] = {
     "Error": {
@@ -188,6 +194,121 @@ SCHEMAS: dict[str, Any] = {
             "last_switchover_healthy": {"$ref": "#/components/schemas/Condition"},
         },
     },
+    "ExecuteRequest": {
+        "type": "object",
+        "required": ["to_groups", "fingerprint", "reason"],
+        "additionalProperties": False,
+        "properties": {
+            "to_groups": {
+                "type": "array",
+                "minItems": 1,
+                "maxItems": MAX_GROUPS,
+                "items": {"type": "string", "pattern": GROUP_PATTERN},
+                "description": "The same groups as the reviewed dry-run.",
+            },
+            "mode": {"type": "string", "enum": ["planned", "failover"], "default": "planned"},
+            "fingerprint": {
+                "type": "string",
+                "pattern": FINGERPRINT_PATTERN,
+                "description": "The reviewed dry-run's fingerprint: the switch runs only if the plan "
+                "still has it.",
+            },
+            "reason": {
+                "type": "string",
+                "minLength": 1,
+                "maxLength": MAX_REASON,
+                "pattern": "\\S",
+                "description": "Why the switch runs now (audited as switchover.confirmed).",
+            },
+        },
+        "example": {"to_groups": ["group-b"], "fingerprint": "0123456789abcdef", "reason": "INC-1234"},
+    },
+    "Launch": {
+        "type": "object",
+        "description": "A switch this server started (`orchestrator switch --plan FP --yes`).",
+        "required": ["launch_id", "switch_id", "fingerprint", "to_groups", "mode", "running", "exit_code"],
+        "properties": {
+            "launch_id": {"type": "string"},
+            "switch_id": {
+                **_NULLABLE_STRING,
+                "description": "null: still re-checking the plan, or nothing to do (already active).",
+            },
+            "fingerprint": {"type": "string"},
+            "to_groups": _STRINGS,
+            "mode": {"type": "string"},
+            "running": {"type": "boolean"},
+            "exit_code": {"type": "integer", "nullable": True},
+            "error": {"$ref": "#/components/schemas/Error"},
+        },
+    },
+    "StepRecord": {
+        "type": "object",
+        "required": ["name", "status"],
+        "properties": {
+            "name": {"type": "string"},
+            "status": {"type": "string", "enum": ["pending", "running", "completed", "failed", "skipped"]},
+            "started_at": _NULLABLE_STRING,
+            "finished_at": _NULLABLE_STRING,
+            "duration_s": _NULLABLE_NUMBER,
+            "detail": _NULLABLE_STRING,
+        },
+    },
+    "SwitchRecord": {
+        "type": "object",
+        "description": "A switch journal record (docs/audit.md) with its durations.",
+        "required": ["id", "stack", "kind", "status", "fingerprint", "steps", "created_at", "updated_at"],
+        "properties": {
+            "id": {"type": "string"},
+            "stack": {"type": "string"},
+            "kind": {"type": "string"},
+            "mode": {"type": "string"},
+            "from_groups": _STRINGS,
+            "to_groups": _STRINGS,
+            "fingerprint": {"type": "string"},
+            "status": {
+                "type": "string",
+                "enum": ["running", "completed", "failed", "rolled-back", "abandoned"],
+            },
+            "created_at": {"type": "string"},
+            "updated_at": {"type": "string"},
+            "holder": _NULLABLE_STRING,
+            "epoch": {"type": "integer", "nullable": True},
+            "rollback_of": _NULLABLE_STRING,
+            "error": _NULLABLE_STRING,
+            "steps": {"type": "array", "items": {"$ref": "#/components/schemas/StepRecord"}},
+            "steps_seconds": {"type": "number", "description": "Sum of the recorded step durations."},
+            "recovery_seconds": {
+                **_NULLABLE_NUMBER,
+                "description": "Start to end of the switch (null while it runs).",
+            },
+        },
+    },
+    "SwitchList": {
+        "type": "object",
+        "required": ["switches"],
+        "properties": {
+            "switches": {"type": "array", "items": {"$ref": "#/components/schemas/SwitchRecord"}},
+        },
+    },
+    "SwitchProgress": {
+        "type": "object",
+        "description": "Where a switch stands (from the journal, whoever started it), and its health report "
+        "once verify wrote one.",
+        "required": ["switch", "launch", "health"],
+        "properties": {
+            "switch": {"$ref": "#/components/schemas/SwitchRecord"},
+            "launch": {
+                "allOf": [{"$ref": "#/components/schemas/Launch"}],
+                "nullable": True,
+                "description": "Set when this server started the switch.",
+            },
+            "health": {
+                "allOf": [{"$ref": "#/components/schemas/HealthReport"}],
+                "nullable": True,
+                "description": "The health report of this switch (null until verify has run).",
+            },
+        },
+    },
     "Alive": {
         "type": "object",
         "required": ["status"],
@@ -204,16 +325,30 @@ def document() -> dict[str, Any]:
             "title": "orchestrator serve",
             "version": API_VERSION,
             "description": (
-                "Dry-run, health and status of the active-group failover orchestrator over HTTP. "
-                "Read-only: this API never executes a switch. Every /v1 route needs "
-                "`Authorization: Bearer <token>`; the dry-run also needs `X-Owner-Tier: true`. "
-                "/healthz, /metrics and /openapi.json are open."
+                "Dry-run, execution, progress, health and status of the active-group failover "
+                "orchestrator over HTTP. Every /v1 route needs `Authorization: Bearer <token>` or a "
+                "console session cookie (docs/console.md); the dry-run and execution also need the "
+                "owner tier (`X-Owner-Tier: true`, or a session opened as owner) and, with a session, "
+                "its CSRF token. Execution starts `orchestrator switch --plan FP --yes`, which refuses "
+                "a plan that changed or has blockers. /healthz, /metrics and /openapi.json are open."
             ),
         },
         "servers": [{"url": "http://127.0.0.1:8082"}],
         "components": {
             "securitySchemes": {
                 "bearer": {"type": "http", "scheme": "bearer", "description": "The API token."},
+                "session": {
+                    "type": "apiKey",
+                    "in": "cookie",
+                    "name": "orchestrator_session",
+                    "description": "A console session (POST /console/login with the token).",
+                },
+                "csrf": {
+                    "type": "apiKey",
+                    "in": "header",
+                    "name": "X-CSRF-Token",
+                    "description": "The session's CSRF token (in the console pages' meta csrf-token).",
+                },
                 "ownerTier": {
                     "type": "apiKey",
                     "in": "header",
@@ -277,7 +412,7 @@ def document() -> dict[str, Any]:
                         "journal, audit event or stack file is written. Pass the fingerprint to "
                         "`orchestrator switch --plan` to execute exactly this plan."
                     ),
-                    "security": [{"bearer": [], "ownerTier": []}],
+                    "security": OWNER,
                     "requestBody": {
                         "required": True,
                         "content": {
@@ -290,7 +425,9 @@ def document() -> dict[str, Any]:
                         ),
                         "400": _error_response("The body is not a valid DryRunRequest."),
                         "401": UNAUTHORIZED,
-                        "403": _error_response("The X-Owner-Tier: true header is missing."),
+                        "403": _error_response(
+                            "Not the owner tier (no X-Owner-Tier: true), or a session without its CSRF token."
+                        ),
                         "409": _error_response("The stack is locked by an update in progress."),
                         "413": _error_response("The body is larger than 64 KiB."),
                         "422": _error_response("The groups or the stack configuration are not valid."),
@@ -304,7 +441,7 @@ def document() -> dict[str, Any]:
                 "get": {
                     "operationId": "health",
                     "summary": "The last HealthReport (from the last verify or `orchestrator health`).",
-                    "security": [{"bearer": []}],
+                    "security": READER,
                     "responses": {
                         "200": _json_response("The last report.", "HealthReport"),
                         "401": UNAUTHORIZED,
@@ -316,11 +453,83 @@ def document() -> dict[str, Any]:
                 "get": {
                     "operationId": "status",
                     "summary": "What the DNS servers serve now, drift, and LastSwitchoverHealthy.",
-                    "security": [{"bearer": []}],
+                    "security": READER,
                     "responses": {
                         "200": _json_response("The status report.", "Status"),
                         "401": UNAUTHORIZED,
                         "503": _error_response("A DNS server is unavailable."),
+                    },
+                }
+            },
+            "/v1/switchovers": {
+                "get": {
+                    "operationId": "listSwitchovers",
+                    "summary": "The stack's switches from the journal, newest first, with their durations.",
+                    "security": READER,
+                    "parameters": [
+                        {
+                            "name": "limit",
+                            "in": "query",
+                            "required": False,
+                            "schema": {"type": "integer", "minimum": 1, "maximum": 200, "default": 20},
+                        }
+                    ],
+                    "responses": {
+                        "200": _json_response("The switches.", "SwitchList"),
+                        "400": _error_response("limit is not 1 to 200."),
+                        "401": UNAUTHORIZED,
+                    },
+                },
+                "post": {
+                    "operationId": "executeSwitchover",
+                    "summary": "Execute a reviewed plan: `orchestrator switch --to G --plan FP --yes`.",
+                    "description": (
+                        "Audits the reason (switchover.confirmed), starts the switch the CLI runs as a "
+                        "supervised child process, and answers once its journal record exists (202, "
+                        "Location: /v1/switchovers/{id}) or it refused: 409 when the plan has blockers or "
+                        "changed since the dry-run (the fingerprint differs), or when a switch is already "
+                        "running. Follow its progress with GET /v1/switchovers/{id}."
+                    ),
+                    "security": OWNER,
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            "application/json": {"schema": {"$ref": "#/components/schemas/ExecuteRequest"}}
+                        },
+                    },
+                    "responses": {
+                        "202": _json_response("Started (or nothing to do: switch_id null).", "Launch"),
+                        "400": _error_response("The body is not a valid ExecuteRequest."),
+                        "401": UNAUTHORIZED,
+                        "403": _error_response("Not the owner tier, or a session without its CSRF token."),
+                        "409": _error_response(
+                            "Refused: blockers, the plan changed, or another switch is running."
+                        ),
+                        "413": _error_response("The body is larger than 64 KiB."),
+                        "422": _error_response("The groups or the stack configuration are not valid."),
+                        "503": _error_response(
+                            "A DNS server, the lease servers or the engine is unavailable."
+                        ),
+                    },
+                },
+            },
+            "/v1/switchovers/{switch_id}": {
+                "get": {
+                    "operationId": "getSwitchover",
+                    "summary": "Progress of one switch: each step's state and duration, then its health.",
+                    "security": READER,
+                    "parameters": [
+                        {
+                            "name": "switch_id",
+                            "in": "path",
+                            "required": True,
+                            "schema": {"type": "string", "pattern": SWITCH_ID_PATTERN},
+                        }
+                    ],
+                    "responses": {
+                        "200": _json_response("Where the switch stands.", "SwitchProgress"),
+                        "401": UNAUTHORIZED,
+                        "404": _error_response("No such switch in the journal."),
                     },
                 }
             },

@@ -1,8 +1,9 @@
-"""`orchestrator serve`: the API on a threaded stdlib WSGI server, loopback by default.
+"""`orchestrator serve`: the API and the web console on a threaded stdlib WSGI server, loopback by default.
 
 The token comes from $ORCHESTRATOR_API_TOKEN or a file ($ORCHESTRATOR_API_TOKEN_FILE or
 `--token-file`, first line); the server refuses to start without one. Dry-runs run one at a
-time (each is a Pulumi preview of the same stack).
+time (each is a Pulumi preview of the same stack). Switches confirmed over HTTP run as
+supervised `orchestrator switch` children (launcher.py); stopping the server waits for them.
 """
 
 from __future__ import annotations
@@ -18,8 +19,14 @@ from socketserver import ThreadingMixIn
 from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
+from orchestrator.adapters.files.audit import AuditLog, default_audit_log
+from orchestrator.adapters.files.journal import Journal
+from orchestrator.adapters.files.paths import state_dir
 from orchestrator.domain.errors import UsageError
+from orchestrator.interfaces.http import readmodels
 from orchestrator.interfaces.http.app import Api, Auth
+from orchestrator.interfaces.http.console import Console
+from orchestrator.interfaces.http.launcher import STOP_GRACE, Launcher, error_from_output
 from orchestrator.services.metrics import StackMetrics
 
 log = logging.getLogger("orchestrator.serve")
@@ -67,11 +74,25 @@ def load_token(token_file: Path | None = None, environ: dict[str, str] | None = 
 class ProjectBackend:
     """The real data behind the API, for one stack of one project."""
 
-    def __init__(self, root: Path, stack: str, stack_metrics: StackMetrics | None = None) -> None:
+    def __init__(
+        self,
+        root: Path,
+        stack: str,
+        stack_metrics: StackMetrics | None = None,
+        launcher: Launcher | None = None,
+    ) -> None:
         self.root = root
         self.stack = stack
         self.stack_metrics = stack_metrics or StackMetrics(root, stack)
         self._dry_run_lock = threading.Lock()
+        self.journal = Journal(state_dir(root) / "journal")
+        self.launcher = launcher or Launcher(
+            root,
+            stack,
+            journal=self.journal,
+            audit=AuditLog(default_audit_log(root)),
+            log_dir=state_dir(root) / "console",
+        )
 
     def dry_run(self, to_groups: tuple[str, ...], mode: str) -> dict[str, Any]:
         from orchestrator.domain.errors import ConflictError
@@ -104,6 +125,57 @@ class ProjectBackend:
 
     def count(self, route: str, code: int) -> None:
         self.stack_metrics.metrics.api_requests.labels(route, str(code)).inc()
+
+    def groups(self) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """(every group of the topology, the active ones): what the console offers as targets."""
+        from orchestrator.services.deploy import load
+
+        topology, active = load(self.root, self.stack)
+        return tuple(topology.group_names), tuple(active)
+
+    def execute(
+        self, to_groups: tuple[str, ...], mode: str, fingerprint: str, reason: str, client: str
+    ) -> dict[str, Any]:
+        known, _active = self.groups()
+        unknown = [g for g in to_groups if g not in known]
+        if unknown:  # refused here, before anything is audited or started
+            raise UsageError(
+                f"unknown group '{unknown[0]}'",
+                f"stack '{self.stack}' defines {', '.join(known)}",
+                "use one of those names",
+            )
+        return self._launch_dict(self.launcher.launch(to_groups, mode, fingerprint, reason, client))
+
+    def _launch_dict(self, launch: Any) -> dict[str, Any]:
+        data = launch.to_dict()
+        if launch.returncode:
+            err = error_from_output(launch.returncode, self.launcher.output(launch))
+            data["error"] = {"error": err.what, "why": err.why, "fix": err.fix, "status": launch.returncode}
+        return data
+
+    def switches(self, limit: int) -> list[dict[str, Any]]:
+        return [readmodels.record_summary(r) for r in self.journal.list(self.stack)[:limit]]
+
+    def switch(self, switch_id: str) -> dict[str, Any] | None:
+        try:
+            record = self.journal.load(switch_id)
+        except UsageError:
+            return None
+        if record.stack != self.stack:
+            return None
+        launch = self.launcher.by_switch(switch_id)
+        report = self.health()
+        return {
+            "switch": readmodels.record_summary(record),
+            "launch": self._launch_dict(launch) if launch else None,
+            "health": report if report and report.get("switch_id") == switch_id else None,
+        }
+
+    def overview(self) -> dict[str, Any]:
+        return readmodels.overview(self.root, self.stack, lambda: self.journal.list(self.stack))
+
+    def history(self, limit: int) -> list[dict[str, Any]]:
+        return readmodels.history(self.root, self.stack, self.journal.list(self.stack), limit)
 
 
 class _ThreadingWSGIServer(ThreadingMixIn, WSGIServer):
@@ -144,14 +216,17 @@ def run(
     port: int,
     token: str,
     echo: Callable[[str], None],
+    grace: float = STOP_GRACE,
 ) -> None:
-    """Serve until SIGTERM or SIGINT."""
-    app = Api(ProjectBackend(root, stack), Auth(token))
+    """Serve until SIGTERM or SIGINT; then let a switch this server started finish (up to `grace` s)."""
+    backend = ProjectBackend(root, stack)
+    auth = Auth(token)
+    app = Api(backend, auth, Console(backend, auth, stack))
     server = make_api_server(host, port, app)
     bound_host, bound_port = server.server_address[:2]
     if not is_loopback(host):
         echo(f"warning: listening on {host}, not loopback: anyone who can reach it may try the token")
-    echo(f"orchestrator serve: stack '{stack}' on http://{bound_host}:{bound_port} (never executes a switch)")
+    echo(f"orchestrator serve: stack '{stack}' on http://{bound_host}:{bound_port} (console: /console/)")
 
     def stop(*_: Any) -> None:
         threading.Thread(target=server.shutdown, daemon=True).start()
@@ -162,4 +237,5 @@ def run(
         server.serve_forever(poll_interval=0.2)
     finally:
         server.server_close()
+        backend.launcher.stop(grace, echo)
     echo("orchestrator serve: stopped")

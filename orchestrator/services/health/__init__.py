@@ -7,7 +7,8 @@
 See docs/health.md for the checks, the vantages and the configuration.
 """
 
-from orchestrator.adapters.files.health_store import condition_for, load_report, report_path, save_report
+from pathlib import Path
+
 from orchestrator.domain.health import (
     AUDIT_POSTED,
     CHECKS,
@@ -37,6 +38,22 @@ from orchestrator.services.health.config import (
     verify_delay,
 )
 from orchestrator.services.health.runner import Deps, check_now, measure_baseline, run_checks
+from orchestrator.services.parts import Parts, installed
+
+
+def load_report(root: Path, stack: str, parts: Parts | None = None) -> HealthReport | None:
+    """The stack's last kept HealthReport, or None."""
+    return (parts or installed()).health_store.load_report(root, stack)
+
+
+def save_report(root: Path, report: HealthReport, parts: Parts | None = None) -> Path:
+    return (parts or installed()).health_store.save_report(root, report)
+
+
+def condition_for(root: Path, stack: str, parts: Parts | None = None) -> Condition:
+    """LastSwitchoverHealthy of the stack: from the last report, Unknown when there is none."""
+    return (parts or installed()).health_store.condition_for(root, stack)
+
 
 __all__ = [
     "AUDIT_POSTED",
@@ -67,7 +84,6 @@ __all__ = [
     "load_report",
     "measure_baseline",
     "parse_health_config",
-    "report_path",
     "run_checks",
     "save_report",
     "verify_delay",

@@ -12,15 +12,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from orchestrator.adapters.probes.http_dns import (
-    DnsQuery,
-    HealthTarget,
-    HttpGet,
-    Measurement,
-    default_dns_query,
-    default_http_get,
-    measure,
-)
 from orchestrator.domain.desired import desired_state
 from orchestrator.domain.health import (  # noqa: F401 (DEFERRED, REPLICAS_HEALTHY: re-exported)
     AUDIT_POSTED,
@@ -32,8 +23,10 @@ from orchestrator.domain.health import (  # noqa: F401 (DEFERRED, REPLICAS_HEALT
     TRUE,
     UNKNOWN,
     CheckResult,
+    HealthTarget,
 )
 from orchestrator.domain.topology import Topology
+from orchestrator.ports.probes import DnsQuery, HttpGet
 from orchestrator.services.health.config import LatencySettings, Vantage
 from orchestrator.services.health.replicas import (  # noqa: F401 (re-exported: the checks in one place)
     REPLICA_POLL_INTERVAL,
@@ -44,6 +37,8 @@ from orchestrator.services.health.replicas import (  # noqa: F401 (re-exported: 
     replica_limits,
     replicas_healthy,
 )
+from orchestrator.services.health.sampling import Measurement, measure
+from orchestrator.services.history import parse_update_message
 
 TARGET_TYPES = ("A", "AAAA", "CNAME")
 PROBE_PARALLELISM = 16
@@ -130,7 +125,7 @@ def dns_probes(
     *,
     dns_timeout: float,
     resolver_timeout: float | None = None,
-    query: DnsQuery = default_dns_query,
+    query: DnsQuery,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
 ) -> CheckResult:
@@ -210,9 +205,7 @@ def dns_probes(
 # --- latency-normal ---------------------------------------------------------------------------
 
 
-def measure_baseline(
-    targets: list[HealthTarget], settings: LatencySettings, get: HttpGet = default_http_get
-) -> dict[str, Any]:
+def measure_baseline(targets: list[HealthTarget], settings: LatencySettings, get: HttpGet) -> dict[str, Any]:
     """Per URL: the median latency of the 2xx answers before the switch (None: none answered 2xx)."""
     measured = measure(targets, settings.samples, settings.timeout, get)
     return {
@@ -226,7 +219,7 @@ def latency_normal(
     baseline: dict[str, Any] | None,
     settings: LatencySettings,
     *,
-    get: HttpGet = default_http_get,
+    get: HttpGet,
 ) -> CheckResult:
     if not targets:
         return CheckResult(
@@ -293,7 +286,6 @@ def audit_posted(
     switch_id: str | None, fingerprint: str | None, history: Callable[[], list[Any]]
 ) -> CheckResult:
     """The stack history holds a succeeded update whose message names this switch."""
-    from orchestrator.services.history import parse_update_message
 
     if not switch_id:
         return CheckResult(

@@ -11,10 +11,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from orchestrator.domain.databases import DatabasePair
+from orchestrator.domain.databases import DatabasePair, primary_group
 from orchestrator.domain.errors import OrchestratorError
 from orchestrator.domain.health import DEFERRED, FALSE, REPLICAS_HEALTHY, TRUE, UNKNOWN, CheckResult
 from orchestrator.domain.topology import Topology
+from orchestrator.services.parts import installed
+from orchestrator.services.policies.pack import REPLICA_CAUGHT_UP, pack_dir, thresholds
 
 SHOWN = 3  # failures named in a summary
 
@@ -46,8 +48,6 @@ def replica_limits(root: Path | None = None) -> ReplicaLimits:
     """
     defaults = ReplicaLimits()
     try:
-        from orchestrator.services.policies import REPLICA_CAUGHT_UP, pack_dir, thresholds
-
         conf = thresholds(pack_dir(root or Path.cwd())).get(REPLICA_CAUGHT_UP) or {}
     except Exception:  # noqa: BLE001 — no pack or unreadable: the documented defaults
         return defaults
@@ -62,26 +62,6 @@ def replica_limits(root: Path | None = None) -> ReplicaLimits:
         int(number("maxLagBytes", defaults.max_lag_bytes)),
         float(number("maxLagSeconds", defaults.max_lag_seconds)),
     )
-
-
-def local_database_io() -> tuple[ReadReplication, WriteProbe]:
-    """Measure and probe the dev environment's PostgreSQL pair (`kind: postgres, server: dev`)."""
-    from orchestrator.adapters.postgres import pg
-    from orchestrator.adapters.postgres.measure import dev_locator
-    from orchestrator.adapters.postgres.measure import measure as measure_pairs
-
-    locate, fenced = dev_locator()
-
-    def read(pairs: tuple[DatabasePair, ...]) -> Any:
-        return measure_pairs(pairs, locate, fenced)
-
-    def probe(pair: DatabasePair, group: str) -> tuple[bool, str]:
-        ep = locate(pair, group)
-        if ep is None:
-            return False, "no endpoint to probe from here"
-        return pg.accepts_writes(ep)
-
-    return read, probe
 
 
 def _size(n: int | None) -> str:
@@ -148,7 +128,6 @@ def judge_pair(
     probe: WriteProbe,
 ) -> PairVerdict:
     """The verdict on one pair from one reading (a PairReading); probes the primaries' writes."""
-    from orchestrator.domain.databases import primary_group
 
     v = PairVerdict(pair.name, primary_group(pair, to_groups))
     name = pair.name
@@ -291,8 +270,8 @@ def replicas_healthy(
             "no database pairs in the topology: no replica to check",
         )
     limits = limits or ReplicaLimits()
-    if read is None or probe is None:
-        local_read, local_probe = local_database_io()
+    if read is None or probe is None:  # not given: the installed parts' (the local pair's)
+        local_read, local_probe = installed().database_io()
         read, probe = read or local_read, probe or local_probe
     start = clock()
     attempts = 0

@@ -4,20 +4,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from orchestrator.adapters.files.audit import utc_now
-from orchestrator.adapters.files.health_store import load_baseline, load_report, save_baseline, save_report
-from orchestrator.adapters.probes.http_dns import (
-    DnsQuery,
-    HttpGet,
-    default_dns_query,
-    default_http_get,
-    health_targets,
-)
-from orchestrator.adapters.probes.vantages import LocalServer, local_server, vantages_for
 from orchestrator.domain.health import (
     CHECKS,
     UNKNOWN,
@@ -25,34 +15,62 @@ from orchestrator.domain.health import (
     Condition,
     HealthReport,
     aggregate,
+    health_targets,
 )
+from orchestrator.domain.timestamps import utc_now
 from orchestrator.domain.topology import Topology
+from orchestrator.ports.health_store import HealthStore
+from orchestrator.ports.probes import DnsQuery, HttpGet
+from orchestrator.services.deploy import load
 from orchestrator.services.health import checks as C
-from orchestrator.services.health.config import HealthConfig
+from orchestrator.services.health.config import HealthConfig, health_config_for
+from orchestrator.services.parts import LocalServer, Parts, Vantages, installed
 
 
-def stack_history(root: Path, stack: str) -> list[Any]:
-    from orchestrator.adapters.pulumi.stack import ProjectStack
-
-    return ProjectStack(root, stack).history(page_size=20)
+def _http_get(parts: Parts) -> HttpGet:
+    return lambda url, timeout: tuple(parts.http_probe(url, timeout))  # type: ignore[return-value]
 
 
 @dataclass
 class Deps:
-    """The I/O the checks use; tests replace any of it."""
+    """The I/O the checks use; tests replace any of it. What is not given comes from `parts`
+    (orchestrator.services.parts: the interfaces' real adapters unless they pass others)."""
 
-    dns_query: DnsQuery = default_dns_query
-    http_get: HttpGet = default_http_get
-    history: Callable[[Path, str], list[Any]] = stack_history
-    local_server: LocalServer = local_server
+    dns_query: DnsQuery | None = None
+    http_get: HttpGet | None = None
+    history: Callable[[Path, str], list[Any]] | None = None
+    local_server: LocalServer | None = None
     clock: Callable[[], float] = time.monotonic
     sleep: Callable[[float], None] = time.sleep
     now: Callable[[], str] = field(default=utc_now)
     # replicas-healthy: the live reading of the database pairs and the write probe (None: the
-    # local dev environment's pair, orchestrator.adapters.postgres.measure and pg.accepts_writes).
+    # parts' database_io, the local dev environment's pair).
     replication: C.ReadReplication | None = None
     write_probe: C.WriteProbe | None = None
     replica_timeout: float = C.REPLICA_TIMEOUT
+    store: HealthStore | None = None
+    vantages: Vantages | None = None
+    parts: Parts | None = None
+
+    def resolved(self) -> Deps:
+        """Every port filled in: the given ones, the rest from the parts."""
+        parts = self.parts or installed()
+        return replace(
+            self,
+            dns_query=self.dns_query or parts.dns_query,
+            http_get=self.http_get or _http_get(parts),
+            history=self.history or parts.stack_history,
+            local_server=self.local_server or parts.local_server,
+            store=self.store or parts.health_store,
+            vantages=self.vantages or parts.vantages,
+            parts=parts,
+        )
+
+    def database_io(self) -> tuple[C.ReadReplication, C.WriteProbe]:
+        if self.replication is not None and self.write_probe is not None:
+            return self.replication, self.write_probe
+        read, probe = (self.parts or installed()).database_io()
+        return self.replication or read, self.write_probe or probe
 
 
 def _timed(fn: Callable[[], CheckResult], name: str) -> CheckResult:
@@ -78,10 +96,11 @@ def measure_baseline(
 
     Kept once per switch: a resumed switch reuses the baseline measured before its flip.
     """
-    existing = load_baseline(root, switch_id)
+    deps = (deps or Deps()).resolved()
+    assert deps.store is not None and deps.http_get is not None  # resolved() fills them
+    existing = deps.store.load_baseline(root, switch_id)
     if existing is not None:
         return existing
-    deps = deps or Deps()
     targets = health_targets(topology, C.new_groups(from_groups, to_groups))
     data = {
         "switch_id": switch_id,
@@ -89,7 +108,7 @@ def measure_baseline(
         "groups": list(C.new_groups(from_groups, to_groups)),
         "urls": C.measure_baseline(targets, config.latency, deps.http_get),
     }
-    save_baseline(root, switch_id, data)
+    deps.store.save_baseline(root, switch_id, data)
     return data
 
 
@@ -112,24 +131,32 @@ def run_checks(
     `failover`: the verify step of a failover-mode switch (SwitchRecord.mode == "failover"),
     where replicas-healthy expects the old primary fenced or unreachable.
     """
-    deps = deps or Deps()
+    deps = (deps or Deps()).resolved()
+    store, history, get = deps.store, deps.history, deps.http_get
+    assert store and history and get and deps.dns_query and deps.vantages and deps.local_server
     started = deps.now()
-    baseline_doc = load_baseline(root, switch_id)
+    baseline_doc = store.load_baseline(root, switch_id)
     baseline = (baseline_doc or {}).get("urls") if baseline_doc else None
-    vantages, problems = vantages_for(topology, config, server=deps.local_server)
+    vantages, problems = deps.vantages(topology, config, deps.local_server)
     fresh = C.new_groups(from_groups, to_groups)
-    runners: dict[str, Callable[[], CheckResult]] = {
-        C.REPLICAS_HEALTHY: lambda: C.replicas_healthy(
+
+    def replicas() -> CheckResult:
+        # Inside the check: an environment that cannot be measured makes it Unknown, not a crash.
+        read, probe = deps.database_io() if topology.databases else (None, None)
+        return C.replicas_healthy(
             topology,
             tuple(to_groups),
             failover=failover,
             limits=C.replica_limits(root) if topology.databases else None,
-            read=deps.replication,
-            probe=deps.write_probe,
+            read=read,
+            probe=probe,
             timeout=deps.replica_timeout,
             clock=deps.clock,
             sleep=deps.sleep,
-        ),
+        )
+
+    runners: dict[str, Callable[[], CheckResult]] = {
+        C.REPLICAS_HEALTHY: replicas,
         C.DNS_PROBES: lambda: C.dns_probes(
             topology,
             from_groups,
@@ -143,14 +170,14 @@ def run_checks(
             sleep=deps.sleep,
         ),
         C.LATENCY_NORMAL: lambda: C.latency_normal(
-            health_targets(topology, fresh), baseline, config.latency, get=deps.http_get
+            health_targets(topology, fresh), baseline, config.latency, get=get
         ),
-        C.AUDIT_POSTED: lambda: C.audit_posted(switch_id, fingerprint, lambda: deps.history(root, stack)),
+        C.AUDIT_POSTED: lambda: C.audit_posted(switch_id, fingerprint, lambda: history(root, stack)),
     }
     results = tuple(_timed(runners[name], name) for name in CHECKS)
     status, reason, message = aggregate(results)
     finished = deps.now()
-    previous = load_report(root, stack)
+    previous = store.load_report(root, stack)
     transition = finished
     if previous is not None and previous.condition.status == status:
         transition = previous.condition.last_transition_time or finished
@@ -166,7 +193,7 @@ def run_checks(
         condition=Condition(status, reason, message, transition, switch_id, finished),
     )
     if save:
-        save_report(root, report)
+        store.save_report(root, report)
     return report
 
 
@@ -177,19 +204,12 @@ def check_now(root: Path, stack: str, deps: Deps | None = None, *, save: bool = 
     active set; its baseline and stack update are what latency-normal and audit-posted use.
     Without one, those checks say Unknown.
     """
-    from orchestrator.adapters.files.journal import Journal
-    from orchestrator.adapters.files.paths import state_dir
-    from orchestrator.services.deploy import load
-    from orchestrator.services.health.config import health_config_for
-
-    topology, active = load(root, stack)
-    config = health_config_for(root, stack)
+    deps = (deps or Deps()).resolved()
+    assert deps.parts is not None  # resolved() fills it
+    topology, active = load(root, stack, deps.parts)
+    config = health_config_for(root, stack, deps.parts)
     last = next(
-        (
-            r
-            for r in Journal(state_dir(root) / "journal").list(stack)
-            if sorted(r.to_groups) == sorted(active)
-        ),
+        (r for r in deps.parts.switch_records(root, stack) if sorted(r.to_groups) == sorted(active)),
         None,
     )
     return run_checks(

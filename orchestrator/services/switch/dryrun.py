@@ -7,12 +7,9 @@ written, and Pulumi's preview does not write state.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import requests
 
 from orchestrator.adapters.files.paths import stack_config_file
 from orchestrator.adapters.pulumi.configfile import planned_config
@@ -21,9 +18,7 @@ from orchestrator.domain.databases import primary_moves
 from orchestrator.domain.switch.plan import EndpointChange, SwitchPlan, build_plan
 from orchestrator.domain.topology import Topology, check_active_groups
 from orchestrator.services.deploy import change_rows, check_servers, load
-from orchestrator.services.policies import NO_EMPTY_HOSTNAME, Verdict, policy_run
-
-HEALTH_TIMEOUT = 2.0
+from orchestrator.services.policies import Verdict, policy_run
 
 
 @dataclass
@@ -32,28 +27,6 @@ class DryRun:
     resource_changes: list[ResourceChange]  # the engine's view (URNs), for targeting the flip
     topology: Topology
     policy: Verdict = field(default_factory=Verdict)  # the policy pack's verdict on this preview
-
-
-def unhealthy_endpoints(topology: Topology, groups: tuple[str, ...]) -> list[str]:
-    """Health of the groups being activated, measured now (advice until the policy pack decides)."""
-    problems = []
-    for group in topology.groups:
-        if group.name not in groups:
-            continue
-        for ep in group.endpoints:
-            for target, url in ep.health_urls():
-                try:
-                    code = requests.get(url, timeout=HEALTH_TIMEOUT).status_code
-                except requests.RequestException as exc:
-                    problems.append(
-                        f"{group.name} endpoint {ep.hostname} target {target}: {url} unreachable ({exc})"
-                    )
-                    continue
-                if code >= 300:
-                    problems.append(
-                        f"{group.name} endpoint {ep.hostname} target {target}: {url} answered {code}"
-                    )
-    return problems
 
 
 def endpoint_changes(changes: list[ResourceChange]) -> list[EndpointChange]:
@@ -81,6 +54,7 @@ def dry_run(
     extra_env: dict[str, str] | None = None,
     on_output: Callable[[str], None] | None = None,
     overrides: Mapping[str, str] | None = None,
+    refresh: bool = True,
 ) -> DryRun:
     """Plan a change of the active set: `to_groups`, or `change(current)` for add/remove.
 
@@ -106,6 +80,7 @@ def dry_run(
                 on_output=on_output,
                 policy_packs=policy.packs,
                 policy_pack_configs=policy.configs,
+                refresh=refresh,
             )
         except PolicyViolations as refused:  # the report shows the changes and what refused them
             changes, events = refused.changes, refused.events
@@ -132,9 +107,7 @@ def dry_run(
     new_groups = tuple(g for g in target if g not in current)
     # Health was measured once, just before the preview, for the policy pack: reuse it.
     warnings += [c.problem() for c in policy.measurement.checks if not c.ok and c.group in new_groups]
-    warnings += unhealthy_endpoints(
-        topology, tuple(g for g in new_groups if g not in policy.measurement.groups)
-    )
+    warnings += policy.health_problems(g for g in new_groups if g not in policy.measurement.groups)
     warnings += verdict.warnings
     plan = build_plan(
         stack=stack,
@@ -147,24 +120,6 @@ def dry_run(
         extra_blockers=db_blockers + list(verdict.blockers),
         has_databases=bool(topology.databases),
         databases=moves,
+        overrides=overrides,
     )
-    if overrides and NO_EMPTY_HOSTNAME in overrides:
-        plan = _override_empty_hostnames(plan, overrides[NO_EMPTY_HOSTNAME], verdict)
     return DryRun(plan=plan, resource_changes=changes, topology=topology, policy=verdict)
-
-
-def _override_empty_hostnames(plan: SwitchPlan, reason: str, verdict: Verdict) -> SwitchPlan:
-    """The plan's own "hostname left with no targets" blockers follow the policy's override.
-
-    Invariant 3 and the no-empty-hostname policy are one rule, checked twice; overriding
-    the policy overrides both. (An empty active set cannot be overridden: it cannot even be
-    published, see topology validation.)
-    """
-    lowered = [b for b in plan.blockers if b not in verdict.blockers and "would be left with no targets" in b]
-    if not lowered:
-        return plan
-    return dataclasses.replace(
-        plan,
-        blockers=tuple(b for b in plan.blockers if b not in lowered),
-        warnings=plan.warnings + tuple(f"OVERRIDDEN ({NO_EMPTY_HOSTNAME}: {reason}): {b}" for b in lowered),
-    )

@@ -14,9 +14,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from orchestrator.adapters.files.journal import SwitchRecord
 from orchestrator.domain.errors import OrchestratorError
 from orchestrator.domain.topology import Topology
+from orchestrator.ports.switch import Record
 from orchestrator.services.health import (
     FALSE,
     TRUE,
@@ -35,9 +35,7 @@ class HealthCheckFailed(OrchestratorError):
     """LastSwitchoverHealthy=False after a switch (exit 1; the switch can be resumed or rolled back)."""
 
 
-def baseline_before_flip(
-    root: Path, stack: str, record: SwitchRecord, topology: Topology, echo: Echo
-) -> None:
+def baseline_before_flip(root: Path, stack: str, record: Record, topology: Topology, echo: Echo) -> None:
     """Measure (once per switch) the new groups' health-URL latency while DNS still points elsewhere."""
     try:
         data = measure_baseline(
@@ -60,7 +58,7 @@ def baseline_before_flip(
 def verify_switch(
     root: Path,
     stack: str,
-    record: SwitchRecord,
+    record: Record,
     topology: Topology,
     echo: Echo,
     *,

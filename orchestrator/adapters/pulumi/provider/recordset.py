@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from orchestrator.domain.records import record_key
 from orchestrator.domain.values import canonical
 
 # Inputs whose change is a change of the record set's content.
@@ -14,7 +15,7 @@ INPUT_KEYS = (*IDENTITY_KEYS, *CONTENT_KEYS, "settings")
 
 
 def record_id(props: dict[str, Any]) -> str:
-    return f"{props['zone']}/{props['name']}/{props['type']}"
+    return record_key(str(props["zone"]), str(props["name"]), str(props["type"]))
 
 
 def plan_diff(olds: dict[str, Any], news: dict[str, Any]) -> tuple[list[str], list[str]]:

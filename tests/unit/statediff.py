@@ -1,4 +1,7 @@
-"""Current vs desired record sets -> the changes between them. Pure: no I/O.
+"""Test oracle: current vs desired record sets -> the changes between them (was domain/diff.py).
+
+No production code diffs record sets itself (Pulumi does); the tests use this to state what a
+switch between two desired states changes.
 
 A change is per record set, never per value: a switch replaces a record set's values in
 one MODIFY (an atomic replace), so a name never resolves to nothing in between

@@ -1,0 +1,5 @@
+"""The stack config keys the orchestrator reads (Pulumi namespaces them by project)."""
+
+NAMESPACE = "orchestrator"
+TOPOLOGY_KEY = f"{NAMESPACE}:topology"
+ACTIVE_KEY = f"{NAMESPACE}:activeGroups"
