@@ -48,7 +48,7 @@ install_helpers() {
   install -m 0755 "$sdk/python/cmd/pulumi-language-python-exec" "$dest/pulumi-language-python-exec"
 }
 
-# Two launchers beside the CLI, where it looks for bundled plugins first:
+# Three launchers beside the CLI, where it looks for bundled plugins first:
 #  - pulumi-language-python: the language host for `runtime: python`. Pulumi's own is
 #    a Go module that the module proxy here refuses for every version (docs/engine.md),
 #    so the project ships its own implementation of that gRPC service
@@ -57,8 +57,12 @@ install_helpers() {
 #    pulumi.dynamic`). Pulumi's shell script resolves a relative `virtualenv` option
 #    against the plugin's working directory, which is the program directory
 #    (programs/), not the project root; this launcher uses the orchestrator's
-#    interpreter instead.
-# Both run with ORCHESTRATOR_PYTHON, which the orchestrator (and `orchestrator engine
+#    interpreter instead. The project's own resources no longer use it (below); it stays
+#    for programs that still declare dynamic resources.
+#  - pulumi-resource-orchestrator: the project's provider plugin, serving
+#    orchestrator:dns:RecordSet and orchestrator:database:Primary
+#    (orchestrator/adapters/pulumi/provider/). Found here, never downloaded.
+# All run with ORCHESTRATOR_PYTHON, which the orchestrator (and `orchestrator engine
 # env`) sets to its virtualenv's python.
 write_launcher() {
   local path="$1" cmd="$2"
@@ -71,6 +75,7 @@ install_launchers() {
   mkdir -p "$dest"
   write_launcher "$dest/pulumi-language-python" "-m orchestrator.adapters.pulumi.langhost"
   write_launcher "$dest/pulumi-resource-pulumi-python" "-u -m pulumi.dynamic"
+  write_launcher "$dest/pulumi-resource-orchestrator" "-u -m orchestrator.adapters.pulumi.provider"
 }
 
 # 1. A matching pulumi on PATH.

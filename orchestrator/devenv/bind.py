@@ -59,6 +59,8 @@ def render_named_conf(
             "    type primary;",
             f'    file "{zone_file(directory, name)}";',
             f'    allow-update {{ key "{key_name}"; }};',
+            # Whole-zone reads (refresh, status) are one AXFR signed with the same key.
+            f'    allow-transfer {{ key "{key_name}"; }};',
             "};",
         ]
     return "\n".join(lines) + "\n"

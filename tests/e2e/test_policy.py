@@ -40,7 +40,7 @@ import json
 import pulumi
 from pulumi.dynamic import CreateResult, Resource, ResourceProvider
 
-from orchestrator.adapters.pulumi.dynamic import DnsRecordSet
+from orchestrator.adapters.pulumi.provider.resources import RecordSet
 
 
 class _Noop(ResourceProvider):
@@ -59,7 +59,7 @@ for rec in json.loads(pulumi.Config("test").require("records")):
         continue
     key = f"{rec['zone']}/{rec['name']}/{rec['type']}"
     names.append(key)
-    DnsRecordSet(key, backend="powerdns", zone=rec["zone"], name=rec["name"], type=rec["type"],
+    RecordSet(key, backend="powerdns", zone=rec["zone"], name=rec["name"], type=rec["type"],
                  ttl=rec["ttl"], values=rec["values"], settings={"server": "dev"})
 pulumi.export("recordSets", sorted(names))
 '''

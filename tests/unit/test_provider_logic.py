@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from orchestrator.adapters.pulumi.dynamic import plan_diff, record_id
+from orchestrator.adapters.pulumi.provider.recordset import plan_diff, record_id
 from orchestrator.domain.values import canonical, from_zone_text, to_zone_text
 
 BASE = {

@@ -1,6 +1,6 @@
 """Provider failures that name the server, the reason and the fix.
 
-These cross the process boundary between the Pulumi dynamic-provider plugin and the
+These cross the process boundary between the project's Pulumi provider plugin and the
 orchestrator as text, so the message itself carries the what/why/fix.
 """
 

@@ -5,12 +5,18 @@ from __future__ import annotations
 import threading
 import time
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import requests
 
 from orchestrator.adapters.dns.errors import CredentialsRejected, ProviderError, ServerUnreachable
 from orchestrator.domain.values import canonical, fqdn, from_zone_text, to_zone_text
+
+# A change of one record set: ("replace", name, type, ttl, values) or ("delete", name, type, 0, ()).
+Change = tuple[str, str, str, int, Sequence[str]]
+# What a zone serves: (name, type) -> (ttl, canonical values); names without the trailing dot.
+ZoneContent = dict[tuple[str, str], tuple[int, list[str]]]
 
 # Pulumi runs resource operations in parallel inside one provider process. PowerDNS
 # serialises writes per zone anyway, and its sqlite3 backend answers a concurrent write
@@ -89,23 +95,60 @@ class PowerDNSClient:
                 return int(rrset["ttl"]), canonical(rtype, values)
         return None
 
-    def _patch(self, zone: str, rrset: dict, action: str) -> None:
+    def _patch(self, zone: str, rrsets: list[dict], action: str) -> None:
         with _WRITE_LOCKS[self.api_url]:
             for attempt in range(_LOCKED_RETRIES):
-                resp = self._request("PATCH", f"/zones/{fqdn(zone)}", json={"rrsets": [rrset]})
+                resp = self._request("PATCH", f"/zones/{fqdn(zone)}", json={"rrsets": rrsets})
                 if resp.status_code != 500 or "database is locked" not in resp.text:
                     break
                 time.sleep(_LOCKED_BACKOFF * (attempt + 1))
         if resp.status_code >= 300:
             raise self._fail(resp, action)
 
+    @staticmethod
+    def _rrset(change: Change) -> dict:
+        op, name, rtype, ttl, values = change
+        if op == "delete":
+            return {"name": fqdn(name), "type": rtype, "changetype": "DELETE"}
+        records = [{"content": to_zone_text(rtype, v), "disabled": False} for v in canonical(rtype, values)]
+        return {"name": fqdn(name), "type": rtype, "ttl": ttl, "changetype": "REPLACE", "records": records}
+
     def replace_rrset(self, zone: str, name: str, rtype: str, ttl: int, values: list[str]) -> None:
         """One atomic REPLACE: the name never resolves to nothing in between."""
-        records = [{"content": to_zone_text(rtype, v), "disabled": False} for v in canonical(rtype, values)]
-        rrset = {"name": fqdn(name), "type": rtype, "ttl": ttl, "changetype": "REPLACE", "records": records}
-        self._patch(zone, rrset, f"replace {name} {rtype}")
+        self.apply(zone, [("replace", name, rtype, ttl, values)])
 
     def delete_rrset(self, zone: str, name: str, rtype: str) -> None:
-        self._patch(
-            zone, {"name": fqdn(name), "type": rtype, "changetype": "DELETE"}, f"delete {name} {rtype}"
-        )
+        self.apply(zone, [("delete", name, rtype, 0, ())])
+
+    def apply(self, zone: str, changes: Sequence[Change]) -> None:
+        """Every change in one PATCH, which PowerDNS applies in one transaction (all or none)."""
+        if not changes:
+            return
+        if len(changes) == 1:
+            op, name, rtype = changes[0][:3]
+            action = f"{op} {name} {rtype}"
+        else:
+            action = f"apply {len(changes)} record-set changes to zone {zone}"
+        self._patch(zone, [self._rrset(c) for c in changes], action)
+
+    def read_zone(self, zone: str) -> ZoneContent:
+        """Every record set of the zone in one GET (what a refresh and `status` read)."""
+        resp = self._request("GET", f"/zones/{fqdn(zone)}")
+        if resp.status_code == 404:
+            raise ProviderError(
+                f"zone {zone} does not exist on PowerDNS at {self.api_url}",
+                "record sets can only be read inside an existing zone",
+                f"create the zone (pdnsutil create-zone {zone}) or fix the zone name in the stack config",
+            )
+        if resp.status_code >= 300:
+            raise self._fail(resp, f"read zone {zone}")
+        out: ZoneContent = {}
+        for rrset in resp.json().get("rrsets", []):
+            rtype = str(rrset["type"])
+            values = [from_zone_text(rtype, r["content"]) for r in rrset["records"] if not r["disabled"]]
+            if values:
+                out[(str(rrset["name"]).rstrip(".").lower(), rtype)] = (
+                    int(rrset["ttl"]),
+                    canonical(rtype, values),
+                )
+        return out

@@ -148,7 +148,7 @@ def client_for(provider: str, zone: str, settings: Mapping[str, Any]) -> PowerDN
         return LOCAL[provider].client(zone, settings)
     raise ConfigError(
         f"zones[{zone}].provider",
-        f"'{provider}' is not served by a local dynamic provider",
+        f"'{provider}' is not served by the project's provider plugin",
         f"use one of {', '.join(LOCAL_PROVIDERS)} here; cloud providers use their Pulumi packages",
     )
 

@@ -1,4 +1,6 @@
-"""Pulumi dynamic provider: one side of a database pair and whether it is the primary.
+"""The database Primary resource's behaviour: one side of a database pair and whether it is
+the primary. Served by the project's provider plugin (provider/server.py) as
+`orchestrator:database:Primary`; declared by the program with provider.resources.Primary.
 
 Inputs: `databasePair`, `group`, `primary` (the contract the policy pack reads),
 `primaryGroup` (whom a demoted side follows), `promotionTokens` (the peers' demotion tokens,
@@ -15,13 +17,12 @@ failover in ORCHESTRATOR_DATABASE_MODE.
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-import pulumi
-from pulumi.dynamic import CreateResult, DiffResult, ReadResult, Resource, ResourceProvider, UpdateResult
-
-if TYPE_CHECKING:
-    from orchestrator.ports.local_environment import PrimaryActuator
+from orchestrator.adapters.lease import check_fence_from_env
+from orchestrator.adapters.local import local_environment
+from orchestrator.domain.errors import OrchestratorError
+from orchestrator.ports.local_environment import PrimaryActuator
 
 MODE_ENV = "ORCHESTRATOR_DATABASE_MODE"
 RESOURCE_PREFIX = "db-"
@@ -36,22 +37,15 @@ def _mode() -> str:
 
 
 def _pair(props: dict[str, Any]) -> PrimaryActuator:
-    # Imported here, in the plugin process: the dynamic provider is pickled by value.
-    from orchestrator.adapters.local import local_environment
-
     return local_environment().primary_actuator(str(props["databasePair"]))
 
 
 def _fenced() -> None:
-    from orchestrator.adapters.lease import check_fence_from_env
-
     check_fence_from_env()
 
 
 def converge(props: dict[str, Any]) -> dict[str, Any]:
     """converge(), with the whole explanation (what, why, fix) in the engine's error message."""
-    from orchestrator.domain.errors import OrchestratorError
-
     try:
         return _converge(props)
     except OrchestratorError as exc:
@@ -79,58 +73,27 @@ def _converge(props: dict[str, Any]) -> dict[str, Any]:
     return outs
 
 
-class DatabasePrimaryProvider(ResourceProvider):
-    def create(self, props: dict[str, Any]) -> CreateResult:
-        outs = converge(props)
-        return CreateResult(id_=f"{props['databasePair']}/{props['group']}", outs=outs)
-
-    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        replaces = [k for k in ("databasePair", "group") if olds.get(k) != news.get(k)]
-        changes = [k for k in ("primary", "primaryGroup", "settings") if olds.get(k) != news.get(k)]
-        return DiffResult(changes=bool(changes or replaces), replaces=replaces)
-
-    def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
-        outs = converge(news)
-        if not outs.get("demotionToken"):
-            outs["demotionToken"] = olds.get("demotionToken", "")
-        return UpdateResult(outs=outs)
-
-    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
-        live = _pair(props).is_primary(str(props["group"])) if props else None
-        if live is None:  # unreachable: keep what the state says (a failover must still plan)
-            return ReadResult(id_=id_, outs=props)
-        return ReadResult(id_=id_, outs=dict(props, primary=live))
-
-    def delete(self, _id: str, props: dict[str, Any]) -> None:
-        """Leaving the topology stops managing the pair; the databases stay as they are."""
+def plan_diff(olds: dict[str, Any], news: dict[str, Any]) -> tuple[list[str], list[str]]:
+    """(changed keys, keys that force a replacement): only `primary` moves a database."""
+    replaces = [k for k in ("databasePair", "group") if olds.get(k) != news.get(k)]
+    changes = [k for k in ("primary", "primaryGroup", "settings") if olds.get(k) != news.get(k)]
+    return changes + replaces, replaces
 
 
-class DatabasePrimary(Resource):
-    demotionToken: pulumi.Output[str]  # noqa: N815 (the output's name)
+def update(olds: dict[str, Any], news: dict[str, Any]) -> dict[str, Any]:
+    outs = converge(news)
+    if not outs.get("demotionToken"):
+        outs["demotionToken"] = olds.get("demotionToken", "")
+    return outs
 
-    def __init__(
-        self,
-        resource_name: str,
-        *,
-        pair: str,
-        group: str,
-        primary: bool,
-        primary_group: str,
-        promotion_tokens: list[Any],
-        settings: dict[str, Any],
-        opts: pulumi.ResourceOptions | None = None,
-    ) -> None:
-        super().__init__(
-            DatabasePrimaryProvider(),
-            resource_name,
-            {
-                "databasePair": pair,
-                "group": group,
-                "primary": primary,
-                "primaryGroup": primary_group,
-                "promotionTokens": promotion_tokens,
-                "settings": dict(settings),
-                "demotionToken": None,
-            },
-            opts,
-        )
+
+def read(props: dict[str, Any]) -> dict[str, Any]:
+    """The live role; an unreachable pair keeps what the state says (a failover must still plan)."""
+    live = _pair(props).is_primary(str(props["group"])) if props else None
+    if live is None:
+        return props
+    return dict(props, primary=live)
+
+
+def record_id(props: dict[str, Any]) -> str:
+    return f"{props['databasePair']}/{props['group']}"

@@ -92,7 +92,7 @@ def engine_env(project_root: Path, engine: Engine | None = None, *, warn: bool =
     env: dict[str, str] = {
         "PULUMI_SKIP_UPDATE_CHECK": "true",
         "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
-        # The language host and dynamic-provider plugins run with this interpreter.
+        # The language host and the provider plugin run with this interpreter.
         "ORCHESTRATOR_PYTHON": sys.executable,
         "PATH": os.pathsep.join(
             [str(engine.bin_dir), str(Path(sys.executable).parent), os.environ.get("PATH", "")]

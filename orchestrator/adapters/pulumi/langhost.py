@@ -14,14 +14,17 @@ directory and reads the gRPC port from the first line of stdout.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.metadata
 import json
 import os
 import platform
 import queue
 import shutil
+import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -85,8 +88,8 @@ class LanguageHost(language_pb2_grpc.LanguageRuntimeServicer):
         return plugin_pb2.PluginInfo(version=__version__)
 
     def GetRequiredPlugins(self, request, context):  # noqa: N802
-        # Automatic plugin downloads are off (no network); the program's providers are
-        # dynamic providers found on PATH, so nothing has to be acquired up front.
+        # Automatic plugin downloads are off (no network); the project's provider plugin
+        # is found beside the CLI, so nothing has to be acquired up front.
         return language_pb2.GetRequiredPluginsResponse(plugins=[])
 
     def GetRequiredPackages(self, request, context):  # noqa: N802
@@ -132,9 +135,20 @@ class LanguageHost(language_pb2_grpc.LanguageRuntimeServicer):
         program_dir = (info.program_directory if info else "") or request.pwd
         entry = (info.entry_point if info else "") or request.program or "."
         program = str(Path(program_dir) / entry)
+        # The config goes through a private file, not the environment: one environment
+        # string is capped at 128 KiB and a large topology's config is bigger
+        # (langhost_exec.py reads it back into the program's own environment).
+        config_dir = tempfile.mkdtemp(prefix="orchestrator-config-")
+        config_file = Path(config_dir) / "config.json"
+        fd = os.open(config_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(json.dumps(dict(request.config)) + "\n" + json.dumps(list(request.configSecretKeys)))
         args = [
             python,
             "-u",
+            "-m",
+            "orchestrator.adapters.pulumi.langhost_exec",
+            str(config_file),
             script,
             "--monitor",
             request.monitor_address,
@@ -157,11 +171,14 @@ class LanguageHost(language_pb2_grpc.LanguageRuntimeServicer):
             args += ["--root_directory", info.root_directory]
         args += [program, *request.args]
         env = dict(os.environ)
-        env["PULUMI_CONFIG"] = json.dumps(dict(request.config))
-        env["PULUMI_CONFIG_SECRET_KEYS"] = json.dumps(list(request.configSecretKeys))
+        env.pop("PULUMI_CONFIG", None)
+        env.pop("PULUMI_CONFIG_SECRET_KEYS", None)
         env.pop("PYTHONHOME", None)
         # The program's output goes to our stdout/stderr, which the CLI relays.
-        proc = subprocess.run(args, cwd=request.pwd or None, env=env, check=False)
+        try:
+            proc = _CHILDREN.run(args, cwd=request.pwd or None, env=env)
+        finally:
+            shutil.rmtree(config_dir, ignore_errors=True)
         if proc.returncode == 0:
             return language_pb2.RunResponse()
         if proc.returncode == EXIT_SHOWN_TO_USER:
@@ -178,7 +195,7 @@ class LanguageHost(language_pb2_grpc.LanguageRuntimeServicer):
             key, _, value = item.partition("=")
             env[key] = value
         env.pop("PYTHONHOME", None)
-        proc = subprocess.Popen(
+        proc = _CHILDREN.start(
             [python, "-u", plugin_dir, *request.args],
             cwd=request.pwd or None,
             env=env,
@@ -203,7 +220,43 @@ class LanguageHost(language_pb2_grpc.LanguageRuntimeServicer):
                 continue
             name, chunk = item
             yield language_pb2.RunPluginResponse(**{name: chunk})
-        yield language_pb2.RunPluginResponse(exitcode=proc.wait())
+        code = proc.wait()
+        _CHILDREN.forget(proc)
+        yield language_pb2.RunPluginResponse(exitcode=code)
+
+
+class Children:
+    """The programs and plugins this host started, killed when the host must exit."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._procs: set[subprocess.Popen] = set()
+
+    def start(self, args: list[str], **kwargs) -> subprocess.Popen:
+        with self._lock:
+            proc = subprocess.Popen(args, **kwargs)
+            self._procs.add(proc)
+        return proc
+
+    def forget(self, proc: subprocess.Popen) -> None:
+        with self._lock:
+            self._procs.discard(proc)
+
+    def run(self, args: list[str], **kwargs) -> subprocess.CompletedProcess:
+        proc = self.start(args, **kwargs)
+        try:
+            return subprocess.CompletedProcess(args, proc.wait())
+        finally:
+            self.forget(proc)
+
+    def kill_all(self) -> None:
+        with self._lock:
+            for proc in self._procs:
+                with contextlib.suppress(OSError):  # already gone
+                    proc.send_signal(signal.SIGKILL)
+
+
+_CHILDREN = Children()
 
 
 def _exit_with_parent(interval: float = 0.5) -> None:
@@ -214,6 +267,8 @@ def _exit_with_parent(interval: float = 0.5) -> None:
     def watch() -> None:
         while os.getppid() == parent:
             time.sleep(interval)
+        # The program would otherwise outlive us: it is our child, not the engine's.
+        _CHILDREN.kill_all()
         os._exit(0)  # nothing to flush: the engine that would read it is gone
 
     threading.Thread(target=watch, name="parent-watch", daemon=True).start()

@@ -14,8 +14,8 @@ import pulumi
 from orchestrator.adapters.dns.registry import LOCAL_PROVIDERS
 from orchestrator.adapters.pulumi.database import MODE_ENV as DB_MODE_ENV
 from orchestrator.adapters.pulumi.database import RESOURCE_PREFIX as DB_PREFIX
-from orchestrator.adapters.pulumi.database import DatabasePrimary, resource_name
-from orchestrator.adapters.pulumi.dynamic import DnsRecordSet
+from orchestrator.adapters.pulumi.database import resource_name
+from orchestrator.adapters.pulumi.provider.resources import Primary, RecordSet
 from orchestrator.adapters.pulumi.stackconfig import NAMESPACE
 from orchestrator.domain.databases import DatabaseCluster, DatabasePair, primary_group
 from orchestrator.domain.desired import desired_state
@@ -30,7 +30,7 @@ def build(topology: Topology, active: tuple[str, ...]) -> dict[str, Any]:
     for rs in state.all():
         zone = zones[rs.zone]
         if zone.provider in LOCAL_PROVIDERS:
-            resources[rs.key] = DnsRecordSet(
+            resources[rs.key] = RecordSet(
                 rs.key,
                 backend=zone.provider,
                 zone=rs.zone,
@@ -72,11 +72,11 @@ def database_resources(topology: Topology, active: tuple[str, ...]) -> dict[str,
     return out
 
 
-def local_pair_resources(pair: DatabasePair, primary: str) -> dict[str, DatabasePrimary]:
-    """One DatabasePrimary per cluster; the primary's takes every other side's token."""
+def local_pair_resources(pair: DatabasePair, primary: str) -> dict[str, Primary]:
+    """One Primary per cluster; the primary's takes every other side's token."""
 
-    def side(c: DatabaseCluster, tokens: list[Any], depends_on: list[Any]) -> DatabasePrimary:
-        return DatabasePrimary(
+    def side(c: DatabaseCluster, tokens: list[Any], depends_on: list[Any]) -> Primary:
+        return Primary(
             resource_name(pair.name, c.group),
             pair=pair.name,
             group=c.group,

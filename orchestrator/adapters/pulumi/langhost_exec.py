@@ -1,0 +1,37 @@
+"""Runs Pulumi's `pulumi-language-python-exec` with the stack config read from a file.
+
+Why: Pulumi hands a Python program its config in the PULUMI_CONFIG environment variable,
+and Linux caps one environment string at 128 KiB (MAX_ARG_STRLEN), so a stack of ~900
+hostnames with health URLs failed with `[Errno 7] Argument list too long`. The language
+host (langhost.py) writes the config to a private file instead; this wrapper puts it in
+its own environment (no size limit inside a process), deletes the file, and runs Pulumi's
+runner unchanged:
+
+    python -u -m orchestrator.adapters.pulumi.langhost_exec <config-file> <exec-script> <args...>
+"""
+
+from __future__ import annotations
+
+import os
+import runpy
+import sys
+from pathlib import Path
+
+CONFIG_ENV = "PULUMI_CONFIG"
+SECRET_KEYS_ENV = "PULUMI_CONFIG_SECRET_KEYS"
+
+
+def main() -> None:
+    config_file, script, *args = sys.argv[1:]
+    path = Path(config_file)
+    doc = path.read_text()
+    path.unlink(missing_ok=True)  # it may hold decrypted secrets: gone as soon as it is read
+    config, _, secret_keys = doc.partition("\n")
+    os.environ[CONFIG_ENV] = config
+    os.environ[SECRET_KEYS_ENV] = secret_keys
+    sys.argv = [script, *args]
+    runpy.run_path(script, run_name="__main__")
+
+
+if __name__ == "__main__":
+    main()

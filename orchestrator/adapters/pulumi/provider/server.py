@@ -1,0 +1,165 @@
+"""The provider plugin: a gRPC ResourceProvider served by `pulumi.provider.experimental`.
+
+Why the experimental (async) server: its handlers are coroutines on one event loop, so
+concurrent engine calls can meet in a batch (batching.py) with no locks; blocking client
+calls run in worker threads. It fits custom resources: Check/Diff/Create/Read/Update/Delete
+are plain methods of its Provider class.
+
+Errors raised here reach the engine as text; an OrchestratorError's text is its
+`error:/why:/fix:` rendering, which adapters/pulumi/stack.py recovers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+import threading
+import time
+from typing import Any
+
+from pulumi.provider.experimental import provider as p
+from pulumi.provider.experimental.server import main as serve
+
+from orchestrator import __version__
+from orchestrator.adapters.dns.registry import client_for
+from orchestrator.adapters.lease import check_fence_from_env
+from orchestrator.adapters.pulumi import database
+from orchestrator.adapters.pulumi.provider import PRIMARY_TYPE, RECORD_SET_TYPE
+from orchestrator.adapters.pulumi.provider.batching import ZoneClient, Zones
+from orchestrator.adapters.pulumi.provider.recordset import (
+    IDENTITY_KEYS,
+    outputs,
+    plan_diff,
+    record_id,
+)
+from orchestrator.adapters.pulumi.provider.values import plain_map, wire_map
+
+
+def _fence() -> None:
+    """Invariant 4: a writer whose lease is gone stops before it writes.
+
+    A switch passes its lease (holder, epoch) in ORCHESTRATOR_FENCE, which reaches this
+    process through the engine's environment; without it (plain `orchestrator up`) there is
+    nothing to check.
+    """
+    check_fence_from_env()
+
+
+class OrchestratorProvider(p.Provider):
+    def __init__(self) -> None:
+        self.zones = Zones(fence=_fence)
+        self._clients: dict[tuple[str, str, str], ZoneClient] = {}
+
+    def _client(self, props: dict[str, Any]) -> ZoneClient:
+        settings = props.get("settings") or {}
+        key = (str(props["backend"]), str(props["zone"]), json.dumps(settings, sort_keys=True))
+        if key not in self._clients:  # a dev server's address is looked up once per process
+            self._clients[key] = client_for(key[0], key[1], settings)
+        return self._clients[key]
+
+    async def check_config(self, request: p.CheckRequest) -> p.CheckResponse:
+        # The default provider of package `orchestrator` is handed the stack's whole
+        # `orchestrator:` config namespace (the topology). The plugin needs none of it:
+        # keeping it out of the provider's state keeps the state small and a switch (a new
+        # activeGroups) from being a provider change.
+        return p.CheckResponse(inputs={})
+
+    async def diff_config(self, request: p.DiffRequest) -> p.DiffResponse:
+        return p.DiffResponse(changes=False)
+
+    async def configure(self, request: p.ConfigureRequest) -> p.ConfigureResponse:
+        # No preview support: the engine never calls Create/Update during a preview.
+        return p.ConfigureResponse(accept_secrets=True, accept_resources=True, accept_outputs=False)
+
+    async def check(self, request: p.CheckRequest) -> p.CheckResponse:
+        return p.CheckResponse(inputs=request.new_inputs)
+
+    async def diff(self, request: p.DiffRequest) -> p.DiffResponse:
+        olds, news = plain_map(request.old_state), plain_map(request.new_inputs)
+        if request.type == RECORD_SET_TYPE:
+            changes, replaces = plan_diff(olds, news)
+            return p.DiffResponse(
+                changes=bool(changes),
+                replaces=replaces,
+                stables=[k for k in IDENTITY_KEYS if k not in replaces],
+                # The same (zone, name, type) must never be created before the old one is
+                # deleted: the delete would remove the new content.
+                delete_before_replace=True,
+                diffs=changes,
+            )
+        changes, replaces = database.plan_diff(olds, news)
+        return p.DiffResponse(changes=bool(changes), replaces=replaces, diffs=changes)
+
+    async def create(self, request: p.CreateRequest) -> p.CreateResponse:
+        props = plain_map(request.properties)
+        if request.type == RECORD_SET_TYPE:
+            await self._write(props, "replace")
+            return p.CreateResponse(resource_id=record_id(props), properties=wire_map(outputs(props)))
+        outs = await asyncio.to_thread(database.converge, props)
+        return p.CreateResponse(resource_id=database.record_id(props), properties=wire_map(outs))
+
+    async def update(self, request: p.UpdateRequest) -> p.UpdateResponse:
+        olds, news = plain_map(request.olds), plain_map(request.news)
+        if request.type == RECORD_SET_TYPE:
+            changes, _ = plan_diff(olds, news)
+            if {"ttl", "values"} & set(changes):
+                await self._write(news, "replace")
+            return p.UpdateResponse(properties=wire_map(outputs(news)))
+        outs = await asyncio.to_thread(database.update, olds, news)
+        return p.UpdateResponse(properties=wire_map(outs))
+
+    async def delete(self, request: p.DeleteRequest) -> None:
+        props = plain_map(request.properties)
+        if request.type == RECORD_SET_TYPE:
+            await self._write(props, "delete")
+        # A database side leaving the topology stops being managed; the database stays as it is.
+
+    async def read(self, request: p.ReadRequest) -> p.ReadResponse:
+        props = plain_map(request.properties)
+        inputs = plain_map(request.inputs)
+        if request.type == RECORD_SET_TYPE:
+            client = self._client(props)
+            live = await self.zones.reader(client, str(props["zone"])).get(
+                str(props["name"]), str(props["type"])
+            )
+            if live is None:
+                return p.ReadResponse(resource_id=None, properties={}, inputs={})
+            ttl, values = live
+            outs = outputs(dict(props, ttl=ttl, values=values))
+            return p.ReadResponse(
+                resource_id=request.resource_id, properties=wire_map(outs), inputs=wire_map(inputs)
+            )
+        outs = await asyncio.to_thread(database.read, props)
+        return p.ReadResponse(
+            resource_id=request.resource_id, properties=wire_map(outs), inputs=wire_map(inputs)
+        )
+
+    async def _write(self, props: dict[str, Any], op: str) -> None:
+        client = self._client(props)
+        ttl = int(props.get("ttl") or 0)
+        values = list(props.get("values") or [])
+        change = (op, str(props["name"]), str(props["type"]), ttl, values)
+        await self.zones.writer(client, str(props["zone"])).write(change)
+
+
+def exit_with_parent(interval: float = 0.5) -> None:
+    """Stop when the engine that started us is gone: a kill -9 of `pulumi` leaves its
+    plugins running in their own process groups, and an orphaned plugin would live forever."""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(interval)
+        os._exit(0)  # nothing to flush: the engine that would read it is gone
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
+def main() -> None:
+    exit_with_parent()
+    serve(sys.argv[1:], __version__, OrchestratorProvider())
+
+
+__all__ = ["OrchestratorProvider", "PRIMARY_TYPE", "RECORD_SET_TYPE", "main"]
