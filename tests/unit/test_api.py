@@ -124,6 +124,8 @@ class FakeBackend:
     def groups(self) -> tuple[tuple[str, ...], tuple[str, ...]]:
         return GROUPS, ("group-a",)
 
+    readiness: tuple[dict[str, Any], ...] = ()
+
     def overview(self) -> dict[str, Any]:
         return {
             "stack": "e2e",
@@ -136,7 +138,7 @@ class FakeBackend:
             "databases": [],
             "lease": {"configured": True, "holder": None, "epoch": 3, "expires_at": None, "live": False},
             "switches": list(self.records.values()),
-            "failover_readiness": None,
+            "failover_readiness": list(self.readiness),
         }
 
     def history(self, limit: int) -> list[dict[str, Any]]:

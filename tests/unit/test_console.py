@@ -124,7 +124,7 @@ def test_the_overview_shows_the_stack_and_never_the_token(app: Api) -> None:
     assert status == 200 and headers["Content-Type"].startswith("text/html")
     assert "default-src 'none'" in headers["Content-Security-Policy"]
     assert 'id="active-groups">group-a<' in text and "Failover readiness" in text
-    assert "Not measured yet" in text  # the marked place for the watch issue, no fake data
+    assert "No failover path checked yet" in text  # no watch has checked: nothing made up
     assert TOKEN not in text and cookie.split("=", 1)[1] not in text
 
 
@@ -290,3 +290,18 @@ def test_the_console_guide_links_its_screenshots_and_is_linked_from_the_readme()
     for image in images:
         assert (repo / "docs" / image).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "(docs/console.md)" in (repo / "README.md").read_text()
+
+
+def test_the_overview_shows_each_failover_path_watch_checked(app: Api, backend: FakeBackend) -> None:
+    backend.readiness = (
+        {
+            "to_groups": ["group-b"],
+            "ready": False,
+            "blockers": ["replica-caught-up: lags"],
+            "since": None,
+        },
+    )
+    cookie, _ = login(app)
+    status, _, page = call(app, "GET", "/console/", None, {"Cookie": cookie})
+    text = page.decode()
+    assert status == 200 and "BLOCKED" in text and "replica-caught-up: lags" in text

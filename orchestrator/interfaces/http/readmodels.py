@@ -133,6 +133,24 @@ def lease(root: Path, stack: str) -> dict[str, Any]:
     }
 
 
+def failover_readiness(root: Path, stack: str) -> list[dict[str, Any]]:
+    """Each failover path's last dry-run by `orchestrator watch` (its `failover.readiness-changed`
+    events): ready or not, its blockers, and since when. Empty when no watch has checked."""
+    from orchestrator.ports.audit import FAILOVER_READINESS
+
+    latest: dict[str, dict[str, Any]] = {}
+    for e in audit_for(root).read():
+        if e.get("type") == FAILOVER_READINESS and e.get("stack") == stack:
+            to = list(e.get("to_groups") or [])
+            latest[",".join(to)] = {
+                "to_groups": to,
+                "ready": bool(e.get("ready")),
+                "blockers": list(e.get("blockers") or []),
+                "since": e.get("ts"),
+            }
+    return sorted(latest.values(), key=lambda p: p["to_groups"])
+
+
 def overview(root: Path, stack: str, journal_list: Callable[[], list[SwitchRecord]]) -> dict[str, Any]:
     from orchestrator.services.deploy import load
     from orchestrator.services.status import status_for_stack
@@ -150,30 +168,17 @@ def overview(root: Path, stack: str, journal_list: Callable[[], list[SwitchRecor
         "databases": guarded("the database pairs", lambda: databases(topology)) if topology else loaded,
         "lease": guarded("the lease", lambda: lease(root, stack)),
         "switches": switches,
-        # Readiness of the failover paths comes with the watch issue; nothing is shown until then.
-        "failover_readiness": None,
+        "failover_readiness": guarded("the audit log", lambda: failover_readiness(root, stack)),
     }
 
 
 def history(root: Path, stack: str, records: list[SwitchRecord], limit: int) -> list[dict[str, Any]]:
     """`orchestrator history`'s rows, each with its switch's audit events (and the confirmation)."""
-    from orchestrator.adapters.pulumi.stack import ProjectStack
+    from orchestrator.adapters.state.history import stack_updates
     from orchestrator.services.history import join_history
 
-    updates = []
-    for u in ProjectStack(root, stack).history(page_size=limit):
-        updates.append(
-            {
-                "version": u.version,
-                "kind": u.kind,
-                "result": u.result,
-                "message": u.message,
-                "start_time": u.start_time.isoformat() if u.start_time else None,
-                "end_time": u.end_time.isoformat() if u.end_time else None,
-                "resource_changes": dict(u.resource_changes or {}),
-            }
-        )
-    rows = join_history(updates, records)[:limit]
+    # The same updates as `orchestrator history`, with real version numbers.
+    rows = join_history(stack_updates(root, stack, limit), records)[:limit]
     events = audit_for(root).read()
     by_switch: dict[str, list[dict[str, Any]]] = {}
     confirmed: dict[str, list[dict[str, Any]]] = {}

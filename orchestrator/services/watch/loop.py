@@ -32,6 +32,18 @@ from orchestrator.domain.publish import (
     failover_paths,
     observe,
 )
+from orchestrator.ports.audit import (
+    FAILOVER_READINESS,
+    RECOVERY_MEASURED,
+    WATCH_ACKNOWLEDGED,
+    WATCH_BLOCKED,
+    WATCH_DECISION,
+    WATCH_LEASE_BUSY,
+    WATCH_NO_QUORUM,
+    WATCH_RESUMED,
+    WATCH_STARTED,
+    WATCH_SWITCH_RESULT,
+)
 from orchestrator.ports.watch import (
     AuditSink,
     GroupProber,
@@ -41,30 +53,6 @@ from orchestrator.ports.watch import (
     VerdictBoard,
 )
 from orchestrator.services.watch.metrics import WatchMetrics
-
-# Audit event types (registered in the audit log's EVENT_TYPES, docs/audit.md).
-WATCH_STARTED = "watch.started"
-WATCH_DECISION = "watch.decision"
-WATCH_NO_QUORUM = "watch.no-quorum"
-WATCH_BLOCKED = "watch.blocked"
-WATCH_LEASE_BUSY = "watch.lease-busy"
-WATCH_SWITCH_RESULT = "watch.switch-result"
-WATCH_ACKNOWLEDGED = "watch.acknowledged"
-WATCH_RESUMED = "watch.resumed"
-RECOVERY_MEASURED = "recovery.measured"
-FAILOVER_READINESS = "failover.readiness-changed"
-EVENTS = (
-    WATCH_STARTED,
-    WATCH_DECISION,
-    WATCH_NO_QUORUM,
-    WATCH_BLOCKED,
-    WATCH_LEASE_BUSY,
-    WATCH_SWITCH_RESULT,
-    WATCH_ACKNOWLEDGED,
-    WATCH_RESUMED,
-    RECOVERY_MEASURED,
-    FAILOVER_READINESS,
-)
 
 
 @dataclass

@@ -312,13 +312,30 @@ cookie derived from it for {SESSION_SECONDS // 3600} hours; the token itself is 
         parts.append(self._group_health(data["groups"]))
         parts.append(self._databases(data["databases"]))
         parts.append(self._lease(data["lease"]))
-        parts.append(
-            '<section aria-labelledby="readiness"><h2 id="readiness">Failover readiness</h2>'
-            '<p class="placeholder">Not measured yet: the readiness of the failover paths comes with the '
-            "watch issue. Nothing is shown here until then.</p></section>"
-        )
+        parts.append(self._readiness(data.get("failover_readiness")))
         parts.append(self._switch_list(data["switches"]))
         return self._page("Overview", "".join(parts), who)
+
+    def _readiness(self, paths: Any) -> str:
+        head = '<section aria-labelledby="readiness"><h2 id="readiness">Failover readiness</h2>'
+        if _failed(paths):
+            return head + _error_box(paths) + "</section>"
+        if not paths:
+            return (
+                head + '<p class="placeholder">No failover path checked yet: `orchestrator watch` '
+                "dry-runs each path its publish rules could trigger and records the result "
+                "(docs/watch.md).</p></section>"
+            )
+        rows = [
+            [
+                h(", ".join(p["to_groups"])),
+                _badge("True" if p["ready"] else "False", "ready" if p["ready"] else "BLOCKED"),
+                h("; ".join(p["blockers"]) or "-"),
+                h(_when(p["since"])),
+            ]
+            for p in paths
+        ]
+        return head + _table(["failover to", "state", "blockers", "since"], rows) + "</section>"
 
     def _summary(self, data: dict[str, Any]) -> str:
         status = data["status"]
