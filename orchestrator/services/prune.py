@@ -30,6 +30,7 @@ from orchestrator.domain.errors import ConflictError
 from orchestrator.domain.records import record_key
 from orchestrator.domain.topology import Topology
 from orchestrator.services.deploy import load
+from orchestrator.services.parts import Parts, installed
 from orchestrator.services.status import build_status
 
 
@@ -159,16 +160,20 @@ def _login() -> str:
         return f"uid{os.getuid()}"
 
 
-def adopted(root: Path, stack: str, changes: list[Mapping[str, Any]]) -> list[str]:
+def adopted(
+    root: Path, stack: str, changes: list[Mapping[str, Any]], parts: Parts | None = None
+) -> list[str]:
     """The record sets `up` is about to create that already exist live: `up` adopts them."""
     creates = [c for c in changes if c.get("action") == "CREATE" and c.get("zone")]
     if not creates:
         return []
-    topology, active = load(root, stack)
-    rows = build_status(topology, active, stack)["hostnames"]
-    live = {(r["zone"], r["name"], r["type"]): r["served"] for r in rows}
+    topology, _ = load(root, stack)
+    # The authoritative servers only (not the status report): a caching resolver asked about
+    # the names `up` is about to create would serve their NXDOMAIN after the create.
+    live = (parts or installed()).live_zone(topology)
     out = []
     for c in creates:
-        if served := live.get((c["zone"], c.get("name"), c.get("type"))):
-            out.append(f"{c['zone']}/{c.get('name')}/{c.get('type')} (serves {', '.join(served)})")
+        key = record_key(c["zone"], str(c.get("name")), str(c.get("type")))
+        if found := live.get(key):
+            out.append(f"{key} (serves {', '.join(found.values)})")
     return out

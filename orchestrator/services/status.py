@@ -71,7 +71,9 @@ def build_status(
             "owners": {t: owners.get((rs.zone, rs.name, rs.type), {}).get(t) for t in served},
             "resolver": None,
         }
-        if resolver and rs.zone in dev_zones:
+        # Only names the servers publish: asking a resolver for a name that does not exist yet
+        # makes it cache the NXDOMAIN (SOA minimum), which clients would then see after a create.
+        if resolver and got and rs.zone in dev_zones:
             rcode, values = parts.dns_query(*resolver, rs.name, rs.type, True, RESOLVER_TIMEOUT)
             row["resolver"] = {"rcode": rcode, "values": sorted(values)}
         drift = []
