@@ -309,7 +309,7 @@ def parse_execute(body: bytes) -> tuple[tuple[str, ...], str, str, str]:
 def parse_limit(environ: dict[str, Any], default: int = 20, most: int = 200) -> int:
     from urllib.parse import parse_qs
 
-    values = parse_qs(environ.get("QUERY_STRING") or "").get("limit")
+    values = parse_qs(environ.get("QUERY_STRING") or "", keep_blank_values=True).get("limit")
     if not values:
         return default
     try:
