@@ -15,6 +15,8 @@ import socket
 from pathlib import Path
 from typing import Any
 
+from orchestrator.adapters.processes import alive
+
 
 def _state_root(root: Path) -> Path | None:
     url = os.environ.get("PULUMI_BACKEND_URL")
@@ -38,19 +40,9 @@ def stack_locks(root: Path, stack: str) -> list[tuple[Path, dict[str, Any]]]:
     return out
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def is_stale(info: dict[str, Any]) -> bool:
     pid = info.get("pid")
-    return isinstance(pid, int) and info.get("hostname") == socket.gethostname() and not _alive(pid)
+    return isinstance(pid, int) and info.get("hostname") == socket.gethostname() and not alive(pid)
 
 
 def clear_stale_locks(root: Path, stack: str) -> list[dict[str, Any]]:

@@ -30,6 +30,7 @@ from orchestrator.adapters.files.paths import project_root
 from orchestrator.adapters.lease import lease_from_config
 from orchestrator.adapters.lease.board import Board
 from orchestrator.adapters.probes.http_dns import default_http_get
+from orchestrator.adapters.processes import alive as process_alive
 from orchestrator.adapters.pulumi.stackconfig import stack_config
 from orchestrator.domain.health import health_targets
 from orchestrator.domain.publish import KUADRANT_NAMES, WATCH_KEY, parse_watch_settings
@@ -162,13 +163,7 @@ class CliSwitches:
         alive = False
         host, _, rest = holder.partition("@")[2].partition(":")
         if host == socket.gethostname() and rest.split("/")[0].isdigit():
-            try:
-                os.kill(int(rest.split("/")[0]), 0)
-                alive = True
-            except ProcessLookupError:
-                alive = False
-            except PermissionError:
-                alive = True
+            alive = process_alive(int(rest.split("/")[0]))
         return Unfinished(rec.id, holder, tuple(rec.to_groups), holder.startswith("watch."), alive)
 
 
