@@ -326,12 +326,12 @@ class SwitchService:
     def _preflight(self, record: Record, reviewed_fingerprint: str | None, lease: HeldLease) -> Preview:
         with self._step(record, S.PREFLIGHT) as ctx:
             lease.assert_held()
-            # The switch's one refresh, under the lease: the state matches the servers (after
-            # a kill, the interrupted update's work is read back) and no update refreshes again.
-            self.deps.engine.refresh(fence=self._fence)
-            current = self._replan(record)
-            if ctx is None:  # resumed after preflight: the plan from here on
-                return current
+            if ctx is None:  # resumed after preflight: read back the interrupted work, then plan
+                self.deps.engine.refresh(fence=self._fence)
+                return self._replan(record)
+            # Checked on a preview that refreshes in memory only: a refused switch writes nothing,
+            # not even a refresh of the state.
+            current = self._replan(record, refresh=True)
             if current.plan.blockers:
                 self.audit.append(
                     ev.PREFLIGHT_BLOCKED, switch_id=record.id, blockers=list(current.plan.blockers)
@@ -363,16 +363,19 @@ class SwitchService:
                     mode=record.mode,
                     switch_id=record.id,
                 )
+            # The switch's one state refresh, under the lease and once the plan is accepted: the
+            # updates after it skip their own refresh and per-step checkpoints.
+            self.deps.engine.refresh(fence=self._fence)
             self.audit.append(ev.PREFLIGHT_PASSED, switch_id=record.id, fingerprint=current.plan.fingerprint)
             return current
 
-    def _replan(self, record: Record) -> Preview:
+    def _replan(self, record: Record, *, refresh: bool = False) -> Preview:
         return self.deps.engine.plan(
             kind=record.kind,
             to_groups=tuple(record.to_groups),
             mode=record.mode,
             fence=self._fence,
-            refresh=False,  # refreshed just before, under the lease
+            refresh=refresh,  # False: the state was refreshed just before, under the lease
         )
 
     def _database_step(self, record: Record, current: Preview, lease: HeldLease, name: str) -> None:
