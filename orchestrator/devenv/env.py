@@ -1,5 +1,6 @@
 """The local environment: PowerDNS, BIND, Unbound, the lease servers and the workloads, started
-and stopped together.
+and stopped together. Long (over 800 lines) for one reason: start-up order, port clashes and
+recovery of every server share one lock and one record of what runs; splitting it is next.
 
 State lives in one directory: configs, databases, zone files, logs, secrets, and env.json
 (the spec, ports and pids of the running servers). Every server runs as a child process

@@ -1,5 +1,8 @@
 """Publish rules and the decision `orchestrator watch` takes from the observers' verdicts (pure).
 
+One module on purpose (over 400 lines): the rules, the quorum and the decision are read
+together when reasoning about an automatic switch; each part is a few small pure functions.
+
 Kuadrant's proposed publishStrategy, per group of a stack (docs/watch.md):
 
 - `always`: the group's records are published while it is in the active set; it leaves the set

@@ -1,5 +1,8 @@
 """The HTTP API of `orchestrator serve` as a small WSGI application (stdlib only).
 
+Over 400 lines because every route, its tier check and its error mapping sit together, so
+that a reviewer sees the whole attack surface in one file.
+
 Routes (docs/openapi.json): GET /healthz, GET /metrics, GET /openapi.json (open);
 POST /v1/switchovers/dry-run and POST /v1/switchovers (owner tier), GET /v1/health,
 GET /v1/status, GET /v1/switchovers[/{id}] (bearer token or console session). The only

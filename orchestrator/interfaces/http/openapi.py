@@ -1,5 +1,6 @@
 """The OpenAPI document of `orchestrator serve` (served at /openapi.json, committed as
-docs/openapi.json; a unit test keeps the two identical).
+docs/openapi.json; a unit test keeps the two identical). Long because it is data: one
+schema per route and body.
 """
 
 from __future__ import annotations

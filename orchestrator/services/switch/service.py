@@ -1,5 +1,8 @@
 """The switch use case: lease, preflight, database moves, flip, cleanup, verify, release.
 
+One module on purpose (about 500 lines): the step machine, its journaling and its resume
+rules are one invariant (docs/switch.md); splitting the steps apart would hide their order.
+
 Every part is passed in (orchestrator.ports.switch: stack engine, journal, audit sink,
 lease, health verifier, metrics, clock, pauser); orchestrator.interfaces.switch_wiring
 builds the real ones, tests/unit/test_switch_service.py fakes.

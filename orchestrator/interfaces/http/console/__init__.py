@@ -1,5 +1,8 @@
 """The web console of `orchestrator serve`: server-rendered pages for the worst day (docs/console.md).
 
+One renderer (about 750 lines, mostly HTML fragments): the pages share their escaping,
+badges and tables; a template language would need a package the project does not ship.
+
 Overview, Switch (dry-run report -> Confirm with a reason), live progress and history, read
 from the same sources as the CLI. No build step and nothing fetched from elsewhere: one HTML
 template and two static files shipped in the package; plain JS only polls the progress.
