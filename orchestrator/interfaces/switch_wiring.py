@@ -17,6 +17,7 @@ from orchestrator.adapters.files.journal import Journal
 from orchestrator.adapters.files.journal import journal_for as shared_journal_for
 from orchestrator.adapters.files.paths import stack_config_file, state_dir
 from orchestrator.adapters.lease import LeaseCollision, LeaseKeeper, LeaseRecord, fence_env, lease_from_config
+from orchestrator.adapters.processes import alive as process_alive
 from orchestrator.adapters.pulumi.configfile import planned_config, write_active_groups
 from orchestrator.adapters.pulumi.database import MODE_ENV as DATABASE_MODE_ENV
 from orchestrator.adapters.pulumi.database import resource_name as database_resource_name
@@ -176,7 +177,7 @@ class ConfiguredLease:
     ) -> KeptLease:
         lease = lease_from_config(self.cfg)
         try:
-            held = lease.acquire(holder, take_over=dead_holder_of(switch_id))
+            held = lease.acquire(holder, take_over=dead_holder_of(switch_id, process_alive))
         except LeaseCollision as exc:
             on_collision(exc.holder, exc.expires_at)
             raise

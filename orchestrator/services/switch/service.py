@@ -65,24 +65,29 @@ def holder_for(switch_id: str) -> str:
 _HOLDER = re.compile(r"^[^@]*@(?P<host>[^:]+):(?P<pid>\d+)/(?P<switch>\S+)$")
 
 
-def dead_holder_of(switch_id: str) -> Callable[[Any], bool]:
+def _signalled(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def dead_holder_of(switch_id: str, alive: Callable[[int], bool] = _signalled) -> Callable[[Any], bool]:
     """Resume may take over the lease of its own switch when that process is gone.
 
-    Only the same switch id, on this host, with a pid that no longer exists: anything
-    else is another operator and gets a collision.
+    Only the same switch id, on this host, with a pid that no longer runs (`alive`: the
+    wiring passes a check that counts a zombie as gone): anything else is another operator
+    and gets a collision.
     """
 
     def take_over(current: Any) -> bool:
         m = _HOLDER.match(current.holder or "")
         if not m or m["switch"] != switch_id or m["host"] != socket.gethostname():
             return False
-        try:
-            os.kill(int(m["pid"]), 0)
-        except ProcessLookupError:
-            return True
-        except PermissionError:
-            return False
-        return False
+        return not alive(int(m["pid"]))
 
     return take_over
 
