@@ -56,9 +56,9 @@ def register(main: click.Group, stack_option) -> None:  # noqa: ANN001
         from orchestrator.adapters.files.journal import journal_for
         from orchestrator.adapters.files.paths import project_root
         from orchestrator.adapters.lease import lease_from_config
+        from orchestrator.interfaces.switch_wiring import lease_config
         from orchestrator.services.deploy import load
         from orchestrator.services.prune import plan_prune, prune
-        from orchestrator.services.switch.run import lease_config
 
         root = project_root()
         topology, active = load(root, stack)
