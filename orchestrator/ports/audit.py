@@ -40,6 +40,7 @@ WATCH_ACKNOWLEDGED = "watch.acknowledged"
 WATCH_RESUMED = "watch.resumed"
 RECOVERY_MEASURED = "recovery.measured"
 FAILOVER_READINESS = "failover.readiness-changed"
+RECORDS_PRUNED = "records.pruned"  # orchestrator prune (docs/team.md)
 
 EVENT_TYPES: tuple[str, ...] = (
     SWITCHOVER_REQUESTED,
@@ -73,6 +74,7 @@ EVENT_TYPES: tuple[str, ...] = (
     WATCH_RESUMED,
     RECOVERY_MEASURED,
     FAILOVER_READINESS,
+    RECORDS_PRUNED,
 )
 
 
