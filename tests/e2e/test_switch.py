@@ -14,6 +14,8 @@ import requests
 from orchestrator.devenv import find_server
 from orchestrator.devenv.powerdns import ensure_zones
 from tests.e2e.dnsutil import query, wait_for
+from tests.e2e.kuadrant_rules import ZONE_SERVERS
+from tests.e2e.kuadrant_rules import violations as kuadrant_violations
 from tests.e2e.prober import Prober
 from tests.e2e.project import HOSTS, LEASE, ORCHESTRATOR, TempProject, demo_topology
 
@@ -103,6 +105,8 @@ def test_switch_to_b_and_back_never_leaves_a_name_unresolvable(at_group_a, dev_e
             "Unbound to serve group-b",
         )
         assert stack_active(project) == ["group-b"]
+        for zone in ZONE_SERVERS:  # registry entries follow the transition (zone transfer)
+            assert kuadrant_violations(dev_env, zone, ["group-b"]) == [], zone
         project.run("switch", "--stack", project.stack, "--to", "group-a", "--yes")
         assert serves(dev_env, project.topology, "group-a")
         wait_for(
@@ -295,6 +299,8 @@ def test_kill_9_in_each_step_then_resume_reaches_the_target(at_group_a, dev_env,
     assert prober.failures == [], prober.failures[:10]
     assert project.locks() == []
     assert stack_active(project) == ["group-b"]
+    for zone in ZONE_SERVERS:  # a resumed switch leaves the registry as a straight one
+        assert kuadrant_violations(dev_env, zone, ["group-b"]) == [], zone
     again = project.run("switch", "--stack", project.stack, "--to", "group-b", "--yes")
     assert "already active" in again.stdout
 

@@ -21,17 +21,14 @@ from orchestrator.adapters.files.audit import AuditLog
 from orchestrator.adapters.pulumi.environment import cache_dir
 from orchestrator.adapters.state import PgAuditLog, PgJournal
 from tests.e2e.dnsutil import wait_for
+from tests.e2e.kuadrant_rules import ZONE_SERVERS
+from tests.e2e.kuadrant_rules import violations as kuadrant_violations
 from tests.e2e.project import LEASE, TempProject, demo_topology
 from tests.e2e.test_switch import prober_for, serves
 
 pytestmark = pytest.mark.e2e
-TEAM_LOCK_XFAIL = (
-    "KNOWN FAILURE, not yet understood: in the full suite after all branches merged, this test "
-    "failed twice (the stack stayed locked in the PostgreSQL backend after the kill tests before "
-    "it). See the closing note of the session that added this mark; remove the mark once fixed."
-)
-
 STACK = "team"
+ZONES = sorted(ZONE_SERVERS)
 TTL = 3
 
 
@@ -242,7 +239,6 @@ def test_concurrent_audit_writers_lose_nothing_and_never_interleave(backend):
     assert len({e["pid"] for e in both}) == writers
 
 
-@pytest.mark.xfail(strict=False, reason=TEAM_LOCK_XFAIL)
 def test_a_stack_moves_to_the_file_backend_and_back_with_its_history(team):
     a, _ = team
     url = a.backend["PULUMI_BACKEND_URL"]
@@ -327,7 +323,6 @@ def test_ci_preview_of_a_pull_request_names_endpoints_and_the_refusing_policy(te
     git(repo, "checkout", "-q", "main")  # the checkout's stack file is group-a again
 
 
-@pytest.mark.xfail(strict=False, reason=TEAM_LOCK_XFAIL)
 def test_after_lost_state_up_reports_adoptions_and_prune_removes_the_leftovers(team, dev_env, tmp_path):
     a, _ = team
     a.destroy()  # this test owns the zones now (the module's stack is gone)
@@ -343,6 +338,8 @@ def test_after_lost_state_up_reports_adoptions_and_prune_removes_the_leftovers(t
         stale = status["stale_registry"]
         assert stale and not status["in_sync"], status["problems"]
         assert serves(dev_env, a.topology, "group-a")
+        broken = [v for zone in ZONES for v in kuadrant_violations(dev_env, zone, ["group-a"])]
+        assert any("inactive group group-b" in v for v in broken), broken
 
         preview = json.loads(p.run("prune", "--stack", STACK, "--dry-run", "--json").stdout)
         assert sorted(lo["key"] for lo in preview["leftovers"]) == sorted(stale)
@@ -354,6 +351,8 @@ def test_after_lost_state_up_reports_adoptions_and_prune_removes_the_leftovers(t
         assert prober.failures == [], prober.failures[:10]
         after = json.loads(p.run("status", "--stack", STACK, "--json").stdout)
         assert after["stale_registry"] == [] and after["in_sync"], after["problems"]
+        for zone in ZONES:  # Kuadrant's rules, read from a zone transfer, not from our reader
+            assert kuadrant_violations(dev_env, zone, ["group-a"]) == [], zone
         pruned = [
             e for e in AuditLog(p.root / ".orchestrator" / "audit.jsonl").read(types=["records.pruned"])
         ]

@@ -13,6 +13,7 @@ import yaml
 from orchestrator.adapters.files.audit import AuditLog, audit_for
 from orchestrator.adapters.files.journal import Journal, SwitchRecord, journal_for
 from orchestrator.adapters.state import PgAuditLog, PgJournal
+from orchestrator.adapters.state import history as state_history
 from orchestrator.adapters.state.activeset import (
     adopt_recorded,
     recorded_active,
@@ -74,6 +75,30 @@ def test_diy_updates_are_numbered_by_their_place_in_the_history():
     cloud = [{"version": 7}, {"version": 6}]
     assert [u["version"] for u in number_versions(cloud)] == [7, 6], "a backend's own numbers stay"
     assert number_versions([]) == []
+
+
+def test_the_whole_history_is_read_page_by_page(monkeypatch, tmp_path):
+    # `pulumi stack history` stops at 10 updates unless given a page size: versions counted
+    # from a truncated history would be wrong (11 updates once numbered themselves 10..1).
+    total = state_history.PAGE * 2 + 3
+    asked: list[tuple[int, int]] = []
+
+    class Selected:
+        def history(self, page_size: int, page: int) -> list[int]:
+            asked.append((page_size, page))
+            start = (page - 1) * page_size
+            return list(range(total))[start : start + page_size]
+
+    class Project:
+        def __init__(self, root: Path, stack: str) -> None:
+            pass
+
+        def stack(self) -> Selected:
+            return Selected()
+
+    monkeypatch.setattr(state_history, "ProjectStack", Project)
+    assert state_history.all_summaries(tmp_path, "s") == list(range(total))
+    assert [page for _, page in asked] == [1, 2, 3]
 
 
 def test_move_resolves_backends_and_refuses_others(tmp_path):

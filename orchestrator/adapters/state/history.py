@@ -20,6 +20,23 @@ def number_versions(updates: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [{**u, "version": u.get("version") or total - index} for index, u in enumerate(updates)]
 
 
+# `pulumi stack history` returns 10 updates unless asked for a page size: read whole pages.
+PAGE = 500
+
+
+def all_summaries(root: Path, stack: str) -> list[Any]:
+    """Every update summary of the stack, newest first (page by page: the CLI's default is 10)."""
+    selected = ProjectStack(root, stack).stack()
+    summaries: list[Any] = []
+    page = 1
+    while True:
+        batch = selected.history(page_size=PAGE, page=page)
+        summaries.extend(batch)
+        if len(batch) < PAGE:
+            return summaries
+        page += 1
+
+
 def stack_updates(root: Path, stack: str, limit: int) -> list[dict[str, Any]]:
     """The newest `limit` updates of the stack as plain dicts, with real version numbers."""
     updates = [
@@ -33,6 +50,6 @@ def stack_updates(root: Path, stack: str, limit: int) -> list[dict[str, Any]]:
             "resource_changes": dict(u.resource_changes or {}),
         }
         # The whole history: a version is a position counted from the first update.
-        for u in ProjectStack(root, stack).stack().history()
+        for u in all_summaries(root, stack)
     ]
     return number_versions(updates)[:limit]
