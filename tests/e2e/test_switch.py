@@ -409,9 +409,8 @@ def _state_a_records(project) -> tuple[list, dict[str, list[str]]]:
     return latest.get("pending_operations") or [], records
 
 
-@pytest.fixture
-def big_project(dev_env, tmp_path):
-    """A stack of BIG_HOSTS hostnames, each with a health URL, on its own PowerDNS zone."""
+def deploy_big(dev_env, tmp_path, stack: str, hosts: list[str]) -> TempProject:
+    """A stack of these hostnames in BIG_ZONE, each with a health URL, deployed at group-a."""
     api, headers = _powerdns_api(dev_env)
     ensure_zones(api, headers["X-API-Key"], [BIG_ZONE])
     health = {"port": dev_env.workload_port, "path": "/healthz"}
@@ -419,12 +418,11 @@ def big_project(dev_env, tmp_path):
     def group(addresses: list[str]) -> dict:
         return {
             "endpoints": {
-                f"h{i}.{BIG_ZONE}": {"a": [addresses[i % len(addresses)]], "health": health}
-                for i in range(BIG_HOSTS)
+                h: {"a": [addresses[i % len(addresses)]], "health": health} for i, h in enumerate(hosts)
             }
         }
 
-    proj = TempProject.create(tmp_path, dev_env.state_dir, stack="big")
+    proj = TempProject.create(tmp_path, dev_env.state_dir, stack=stack)
     proj.topology = {
         "ttl": TTL,
         "zones": [{"name": BIG_ZONE, "provider": "powerdns", "settings": {"server": "dev"}}],
@@ -432,8 +430,37 @@ def big_project(dev_env, tmp_path):
     }
     proj.write_stack(proj.topology, ["group-a"], lease=LEASE)
     proj.run("up", "--stack", proj.stack, "--yes")
+    return proj
+
+
+@pytest.fixture
+def big_project(dev_env, tmp_path):
+    """A stack of BIG_HOSTS hostnames, each with a health URL, on its own PowerDNS zone."""
+    proj = deploy_big(dev_env, tmp_path, "big", [f"h{i}.{BIG_ZONE}" for i in range(BIG_HOSTS)])
     yield proj
     proj.destroy()
+
+
+def test_a_stack_config_over_128_kib_deploys_previews_and_switches(dev_env, tmp_path):
+    """The engine passes a plugin its package's config in one environment string, which Linux
+    caps at 128 KiB: the provider plugin, the program and the policy pack must each get a
+    config bigger than that (long hostnames here, as ~900 short ones with health URLs)."""
+    # Long names within DNS's limits, registry names included (first label at most 43).
+    pad = f"{'x' * 35}.{'y' * 60}.{'z' * 60}"
+    hosts = [f"h{i}-{pad}.{BIG_ZONE}" for i in range(400)]
+    proj = deploy_big(dev_env, tmp_path, "wide", hosts)
+    try:
+        config = proj.stack_file.read_text()
+        assert len(config.encode()) > 128 * 1024, "the config must be over the limit"
+        dry = proj.run("switch", "--stack", proj.stack, "--to", "group-b", "--dry-run", "--json")
+        plan = json.loads(dry.stdout)
+        assert plan["blockers"] == [] and len(plan["changes"]) >= len(hosts), dry.stdout[-2000:]
+        proj.run("switch", "--stack", proj.stack, "--to", "group-b", "--yes", "--plan", plan["fingerprint"])
+        served = _big_a_records(dev_env)
+        assert all(served.get(h) == [dev_env.group_b[i % 2]] for i, h in enumerate(hosts))
+        assert stack_active(proj) == ["group-b"]
+    finally:
+        proj.destroy()
 
 
 def test_kill_9_in_the_middle_of_a_large_update_then_resume(big_project, dev_env):

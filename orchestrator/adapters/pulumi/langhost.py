@@ -138,11 +138,9 @@ class LanguageHost(language_pb2_grpc.LanguageRuntimeServicer):
         # The config goes through a private file, not the environment: one environment
         # string is capped at 128 KiB and a large topology's config is bigger
         # (langhost_exec.py reads it back into the program's own environment).
-        config_dir = tempfile.mkdtemp(prefix="orchestrator-config-")
-        config_file = Path(config_dir) / "config.json"
-        fd = os.open(config_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as out:
-            out.write(json.dumps(dict(request.config)) + "\n" + json.dumps(list(request.configSecretKeys)))
+        config_dir, config_file = _config_file(
+            json.dumps(dict(request.config)), json.dumps(list(request.configSecretKeys))
+        )
         args = [
             python,
             "-u",
@@ -195,13 +193,24 @@ class LanguageHost(language_pb2_grpc.LanguageRuntimeServicer):
             key, _, value = item.partition("=")
             env[key] = value
         env.pop("PYTHONHOME", None)
-        proc = _CHILDREN.start(
-            [python, "-u", plugin_dir, *request.args],
-            cwd=request.pwd or None,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-        )
+        command = [python, "-u", plugin_dir, *request.args]
+        config_dir = None
+        if "PULUMI_CONFIG" in env:
+            # The engine hands a policy pack the whole stack config too (constructEnv in
+            # pkg/resource/plugin/analyzer_plugin.go): through a file, as for the program.
+            config_dir, config_file = _config_file(
+                env.pop("PULUMI_CONFIG"), env.pop("PULUMI_CONFIG_SECRET_KEYS", "")
+            )
+            command = [python, "-u", "-m", "orchestrator.adapters.pulumi.langhost_exec", str(config_file)]
+            command += [plugin_dir, *request.args]
+        try:
+            proc = _CHILDREN.start(
+                command, cwd=request.pwd or None, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+            )
+        finally:
+            if config_dir:
+                # The plugin deletes the file once read; the directory goes when it has started.
+                context.add_callback(lambda: shutil.rmtree(config_dir, ignore_errors=True))
         chunks: queue.Queue[tuple[str, bytes] | None] = queue.Queue()
 
         def pump(name: str, stream) -> None:
@@ -223,6 +232,16 @@ class LanguageHost(language_pb2_grpc.LanguageRuntimeServicer):
         code = proc.wait()
         _CHILDREN.forget(proc)
         yield language_pb2.RunPluginResponse(exitcode=code)
+
+
+def _config_file(config: str, secret_keys: str) -> tuple[str, Path]:
+    """A private file with the config (and its secret keys) for langhost_exec.py to read back."""
+    config_dir = tempfile.mkdtemp(prefix="orchestrator-config-")
+    config_file = Path(config_dir) / "config.json"
+    fd = os.open(config_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(config + "\n" + secret_keys)
+    return config_dir, config_file
 
 
 class Children:

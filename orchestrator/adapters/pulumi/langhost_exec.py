@@ -28,7 +28,8 @@ def main() -> None:
     path.unlink(missing_ok=True)  # it may hold decrypted secrets: gone as soon as it is read
     config, _, secret_keys = doc.partition("\n")
     os.environ[CONFIG_ENV] = config
-    os.environ[SECRET_KEYS_ENV] = secret_keys
+    if secret_keys:  # a policy pack may be given none
+        os.environ[SECRET_KEYS_ENV] = secret_keys
     sys.argv = [script, *args]
     runpy.run_path(script, run_name="__main__")
 

@@ -16,7 +16,8 @@ from typing import Any
 
 from pulumi import automation as auto
 
-from orchestrator.adapters.files.paths import stack_config_file
+from orchestrator.adapters.files.paths import stack_config_file, state_dir
+from orchestrator.adapters.pulumi import attach
 from orchestrator.adapters.pulumi.environment import Engine, engine_env, locate_engine
 from orchestrator.domain.errors import ConflictError, OrchestratorError, UsageError
 from orchestrator.ports.stack import PolicyViolations
@@ -133,12 +134,20 @@ class ProjectStack:
 
     @contextmanager
     def _extra_env(self, extra: Mapping[str, str] | None) -> Iterator[None]:
-        """Environment for one run only (e.g. the lease fence the providers check)."""
+        """Environment for one engine run (e.g. the lease fence the providers check), and the
+        provider plugin started for it (attach.py: the engine's exec of it cannot carry a
+        large stack's config)."""
         env = self.stack().workspace.env_vars
         saved = dict(env)
         env.update(extra or {})
         try:
-            yield
+            if attach.enabled(env):
+                log = state_dir(self.root) / "logs" / f"provider-{self.name}.log"
+                with attach.attached_provider(env, self.root, log) as attaching:
+                    env.update(attaching)
+                    yield
+            else:
+                yield
         finally:
             env.clear()
             env.update(saved)
@@ -238,13 +247,15 @@ class ProjectStack:
     def clear_pending(self, *, on_output: Callable[[str], None] | None = None) -> None:
         """After a crash mid-update: drop interrupted creates so the next up re-applies them."""
         try:
-            self.stack().refresh(on_output=on_output, clear_pending_creates=True)
+            with self._extra_env(None):
+                self.stack().refresh(on_output=on_output, clear_pending_creates=True)
         except auto.errors.CommandError as exc:
             raise translate_failure(exc, self.name) from exc
 
     def destroy(self, *, on_output: Callable[[str], None] | None = None) -> None:
         try:
-            self.stack().destroy(on_output=on_output)
+            with self._extra_env(None):
+                self.stack().destroy(on_output=on_output)
         except auto.errors.CommandError as exc:
             raise translate_failure(exc, self.name) from exc
 

@@ -12,6 +12,7 @@ Errors raised here reach the engine as text; an OrchestratorError's text is its
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import sys
@@ -19,8 +20,12 @@ import threading
 import time
 from typing import Any
 
+import grpc
+from google.protobuf import empty_pb2
 from pulumi.provider.experimental import provider as p
-from pulumi.provider.experimental.server import main as serve
+from pulumi.provider.experimental.server import ProviderServicer
+from pulumi.runtime._grpc_settings import _GRPC_CHANNEL_OPTIONS
+from pulumi.runtime.proto import provider_pb2_grpc
 
 from orchestrator import __version__
 from orchestrator.adapters.dns.registry import client_for
@@ -157,9 +162,35 @@ def exit_with_parent(interval: float = 0.5) -> None:
     threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
+class Servicer(ProviderServicer):
+    """The library's servicer, plus Attach: the engine calls it when it attaches to a plugin
+    it did not start (PULUMI_DEBUG_PROVIDERS; adapters/pulumi/attach.py)."""
+
+    async def Attach(self, request: Any, context: Any) -> empty_pb2.Empty:  # noqa: N802 (gRPC name)
+        self._engine_address = request.address
+        return empty_pb2.Empty()
+
+
+def serve(args: list[str]) -> None:
+    """pulumi.provider.experimental.server.main with our servicer: port on stdout, then serve."""
+
+    async def run() -> None:
+        server = grpc.aio.server(options=_GRPC_CHANNEL_OPTIONS)
+        servicer = Servicer(args, __version__, OrchestratorProvider(), engine_address=args[0] if args else "")
+        provider_pb2_grpc.add_ResourceProviderServicer_to_server(servicer, server)
+        port = server.add_insecure_port(address="127.0.0.1:0")
+        await server.start()
+        sys.stdout.buffer.write(f"{port}\n".encode())
+        sys.stdout.buffer.flush()
+        await server.wait_for_termination()
+
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(run())
+
+
 def main() -> None:
     exit_with_parent()
-    serve(sys.argv[1:], __version__, OrchestratorProvider())
+    serve(sys.argv[1:])
 
 
 __all__ = ["OrchestratorProvider", "PRIMARY_TYPE", "RECORD_SET_TYPE", "main"]
