@@ -46,3 +46,45 @@ def test_the_language_host_exits_when_its_parent_is_killed():
         parent.kill()
         if host_pid and _alive(host_pid):
             os.kill(host_pid, signal.SIGKILL)
+
+
+ATTACHING_PARENT = """
+import os, sys, time
+from pathlib import Path
+from orchestrator.adapters.pulumi import attach
+log = Path(sys.argv[1])
+with attach.attached_provider({}, Path.cwd(), log) as env:
+    def ppid(p):
+        try:
+            return open(f"/proc/{p}/stat").read().rsplit(")", 1)[1].split()[1]
+        except OSError:  # a process that exited meanwhile
+            return None
+    mine = [int(p) for p in os.listdir("/proc") if p.isdigit() and ppid(p) == str(os.getpid())]
+    print(mine[0], env[attach.ATTACH_ENV], flush=True)
+    time.sleep(300)
+"""
+
+
+def test_the_attached_provider_plugin_exits_when_its_starter_is_killed(tmp_path):
+    """The plugin a switch starts for the engine to attach to (attach.py) dies with the switch."""
+    parent = subprocess.Popen(
+        [sys.executable, "-c", ATTACHING_PARENT, str(tmp_path / "provider.log")],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    plugin_pid = None
+    try:
+        pid, attach_to = parent.stdout.readline().split()
+        plugin_pid = int(pid)
+        assert attach_to.startswith("orchestrator:") and int(attach_to.split(":")[1]) > 0
+        assert _alive(plugin_pid), "the provider plugin must have started and be serving"
+        os.kill(parent.pid, signal.SIGKILL)
+        parent.wait(timeout=10)
+        deadline = time.monotonic() + 10
+        while _alive(plugin_pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not _alive(plugin_pid), "the orphaned provider plugin is still running"
+    finally:
+        parent.kill()
+        if plugin_pid and _alive(plugin_pid):
+            os.kill(plugin_pid, signal.SIGKILL)
