@@ -545,3 +545,33 @@ def test_noop_is_audited_without_a_journal_record(rig: Rig) -> None:
 def test_execute_without_a_review_is_refused(rig: Rig) -> None:
     with pytest.raises(ValueError):
         rig.service().execute(None, reviewed_fingerprint=None)
+
+
+def test_an_unreviewed_switch_plans_once_under_the_lease(rig: Rig) -> None:
+    """`--yes` without `--plan`: no preview outside the lease; the preflight's is the report."""
+    shown: list[Any] = []
+    outcome = rig.service().execute_unreviewed(
+        kind="switch", from_groups=A, to_groups=B, mode="planned", show=shown.append
+    )
+    assert rig.engine.calls == [("plan", True, True), ("refresh",), ("up", B, (), (), None)]
+    (plan,) = shown
+    record = rig.journal.load(outcome.record.id)
+    assert record.status == "completed" and record.fingerprint == plan.fingerprint
+    requested = next(e for e in rig.audit.events if e["type"] == ev.SWITCHOVER_REQUESTED)
+    assert requested["fingerprint"] is None and requested["to_groups"] == list(B)
+    passed = next(e for e in rig.audit.events if e["type"] == ev.PREFLIGHT_PASSED)
+    assert passed["fingerprint"] == plan.fingerprint
+
+
+def test_an_unreviewed_switch_refused_under_the_lease_writes_nothing(rig: Rig) -> None:
+    rig.engine.blockers = ["group-b endpoint www.z.test is unhealthy"]
+    shown: list[Any] = []
+    with pytest.raises(PreflightBlocked):
+        rig.service().execute_unreviewed(
+            kind="switch", from_groups=A, to_groups=B, mode="planned", show=shown.append
+        )
+    assert [p.blockers for p in shown] == [("group-b endpoint www.z.test is unhealthy",)], (
+        "shown, then refused"
+    )
+    assert rig.engine.ups() == [] and ("refresh",) not in rig.engine.calls and rig.engine.applied == A
+    assert rig.lease.held[-1].released and rig.lease.holder is None

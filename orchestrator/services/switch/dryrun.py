@@ -43,6 +43,29 @@ def endpoint_changes(changes: list[Change]) -> list[EndpointChange]:
     ]
 
 
+def _checked(
+    root: Path,
+    stack: str,
+    to_groups: tuple[str, ...] | None,
+    change: Callable[[tuple[str, ...]], tuple[str, ...]] | None = None,
+) -> tuple[Topology, tuple[str, ...], tuple[str, ...]]:
+    """The topology, the current active set and the requested one, checked (UsageError)."""
+    topology, current = load(root, stack)
+    target = tuple(sorted(set(to_groups if to_groups is not None else change(current))))  # type: ignore[misc]
+    if target:
+        check_active_groups(topology, list(target))
+    check_servers(topology)
+    return topology, current, target
+
+
+def check_request(
+    root: Path, stack: str, to_groups: tuple[str, ...]
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(current, requested) active sets, sorted, once the request is known to be valid."""
+    _, current, target = _checked(root, stack, to_groups)
+    return tuple(sorted(current)), target
+
+
 def dry_run(
     root: Path,
     stack: str,
@@ -63,11 +86,7 @@ def dry_run(
     the plan, advisory ones warnings. `overrides` ({policy: reason}) lowers exactly those
     policies to advisory for this run (docs/policies.md).
     """
-    topology, current = load(root, stack)
-    target = tuple(sorted(set(to_groups if to_groups is not None else change(current))))  # type: ignore[misc]
-    if target:
-        check_active_groups(topology, list(target))
-    check_servers(topology)
+    topology, current, target = _checked(root, stack, to_groups, change)
     parts = parts or installed()
     project = parts.stack_engine(root, stack)
     planned = target or current

@@ -133,6 +133,7 @@ class SwitchService:
         self._durations: dict[str, float] = {}
         self._fence: Mapping[str, str] = {}
         self._deletes_done = False
+        self._show: Callable[[SwitchPlan], None] | None = None
 
     @property
     def audit(self) -> AuditSink:
@@ -190,6 +191,29 @@ class SwitchService:
         # No preview before the lease: the preflight plans again under it (after its refresh).
         return self.execute(None, reviewed_fingerprint=None, resume=record)
 
+    def execute_unreviewed(
+        self,
+        *,
+        kind: str,
+        from_groups: tuple[str, ...],
+        to_groups: tuple[str, ...],
+        mode: str,
+        show: Callable[[SwitchPlan], None],
+    ) -> Outcome:
+        """A switch nobody reviews first (`--yes` without `--plan`): the lease first, then one
+        preview under it that is both the report and the preflight check.
+
+        The preview outside the lease would be planned again under it anyway; skipping it
+        saves one program run and one refresh. `show` gets the plan before anything is
+        written; blockers refuse it as in any preflight (exit 7).
+        """
+        self._show = show
+        return self.execute(
+            None,
+            reviewed_fingerprint=None,
+            fresh=(kind, tuple(from_groups), tuple(sorted(set(to_groups))), mode),
+        )
+
     def execute(
         self,
         reviewed: Preview | None,
@@ -197,9 +221,10 @@ class SwitchService:
         reviewed_fingerprint: str | None,
         resume: Any = None,
         rollback_of: str | None = None,
+        fresh: tuple[str, tuple[str, ...], tuple[str, ...], str] | None = None,
     ) -> Outcome:
         """Run (or, with `resume`, finish) the switch of the reviewed preview."""
-        if resume is None and reviewed is None:
+        if resume is None and reviewed is None and fresh is None:
             raise ValueError("a new switch needs the reviewed preview")
         if rollback_of and resume is None:
             self.audit.append(ev.ROLLBACK_REQUESTED, stack=self.stack, rollback_of=rollback_of)
@@ -207,30 +232,33 @@ class SwitchService:
         if resume is not None:
             record = resume
         else:
-            assert plan is not None
+            # Unreviewed: the fingerprint is known once the preflight has planned under the lease.
+            kind, from_groups, to_groups, mode = (
+                (plan.kind, plan.from_groups, plan.to_groups, plan.mode) if plan is not None else fresh  # type: ignore[misc]
+            )
             record = self.journal.create(
                 self.stack,
-                plan.kind,
-                plan.from_groups,
-                plan.to_groups,
-                plan.fingerprint,
-                plan.mode,
+                kind,
+                from_groups,
+                to_groups,
+                plan.fingerprint if plan is not None else "",
+                mode,
                 list(S.STEPS),
             )
         if rollback_of and resume is None:
             record.rollback_of = rollback_of
             self.journal.save(record)
         sid = record.id
-        if plan is not None and resume is None:
+        if resume is None:
             self.audit.append(
                 ev.SWITCHOVER_REQUESTED,
                 switch_id=sid,
                 stack=self.stack,
-                kind=plan.kind,
-                mode=plan.mode,
-                from_groups=list(plan.from_groups),
-                to_groups=list(plan.to_groups),
-                fingerprint=plan.fingerprint,
+                kind=record.kind,
+                mode=record.mode,
+                from_groups=list(record.from_groups),
+                to_groups=list(record.to_groups),
+                fingerprint=record.fingerprint or None,
             )
         durations = self._durations = {}
         self._deletes_done = False
@@ -340,6 +368,11 @@ class SwitchService:
             # Checked on a preview that refreshes in memory only: a refused switch writes nothing,
             # not even a refresh of the state.
             current = self._replan(record, refresh=True)
+            if not record.fingerprint:  # unreviewed (execute_unreviewed): this is the report
+                record.fingerprint = current.plan.fingerprint
+                self.journal.save(record)
+                if self._show is not None:
+                    self._show(current.plan)
             if current.plan.blockers:
                 self.audit.append(
                     ev.PREFLIGHT_BLOCKED, switch_id=record.id, blockers=list(current.plan.blockers)
