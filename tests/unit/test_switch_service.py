@@ -575,3 +575,33 @@ def test_an_unreviewed_switch_refused_under_the_lease_writes_nothing(rig: Rig) -
     )
     assert rig.engine.ups() == [] and ("refresh",) not in rig.engine.calls and rig.engine.applied == A
     assert rig.lease.held[-1].released and rig.lease.holder is None
+    # Nothing was written, so nothing is left to resume (a watch would resume it forever).
+    (record,) = rig.journal.list()
+    assert record.status == "abandoned" and rig.service().unfinished() is None
+
+
+def test_a_reviewed_plan_with_yes_is_checked_under_the_lease_only(rig: Rig) -> None:
+    reviewed = rig.service().dry_run(kind="switch", to_groups=B, mode="planned").plan.fingerprint
+    rig.engine.calls.clear()
+    shown: list[Any] = []
+    outcome = rig.service().execute_unreviewed(
+        kind="switch",
+        from_groups=A,
+        to_groups=B,
+        mode="planned",
+        show=shown.append,
+        reviewed_fingerprint=reviewed,
+    )
+    assert rig.engine.calls[0] == ("plan", True, True) and [p.fingerprint for p in shown] == [reviewed]
+    assert rig.journal.load(outcome.record.id).fingerprint == reviewed
+    rig.engine.drift = True  # the plan under the lease is no longer the reviewed one
+    with pytest.raises(ConflictError, match="changed since it was reviewed"):
+        rig.service().execute_unreviewed(
+            kind="switch",
+            from_groups=B,
+            to_groups=A,
+            mode="planned",
+            show=shown.append,
+            reviewed_fingerprint=reviewed,
+        )
+    assert rig.engine.applied == B and rig.lease.holder is None

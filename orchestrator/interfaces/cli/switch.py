@@ -44,13 +44,14 @@ def _change_active_set(
     reviewed = check_fingerprint(plan_fp) if plan_fp else None
     progress = (lambda m: click.echo(m, err=True)) if fmt != "table" else click.echo
     engine = switch_engine(root, stack, overrides)
-    if yes and not reviewed and not dry_run_only and kind == "switch" and to_groups is not None:
+    if yes and not dry_run_only and kind == "switch" and to_groups is not None:
         from orchestrator.services.switch.dryrun import check_request
 
         current, target = check_request(root, stack, to_groups)  # bad input: exit 2, before the lease
         if target != current:
-            # Nobody reviews this plan: take the lease first and let one preview under it be
-            # both the report and the preflight check (one program run and refresh fewer).
+            # No confirmation to ask: take the lease first and let one preview under it be both
+            # the report and the preflight check, which also compares it with --plan's
+            # fingerprint (one program run and one refresh fewer).
             service = switch_service(root, stack, progress, overrides, engine=engine)
             outcome = service.execute_unreviewed(
                 kind=kind,
@@ -58,6 +59,7 @@ def _change_active_set(
                 to_groups=target,
                 mode=mode,
                 show=lambda plan: click.echo(_render(plan, fmt)),
+                reviewed_fingerprint=reviewed,
             )
             _summary(outcome, progress)
             return

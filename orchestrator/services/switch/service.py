@@ -199,18 +199,20 @@ class SwitchService:
         to_groups: tuple[str, ...],
         mode: str,
         show: Callable[[SwitchPlan], None],
+        reviewed_fingerprint: str | None = None,
     ) -> Outcome:
-        """A switch nobody reviews first (`--yes` without `--plan`): the lease first, then one
-        preview under it that is both the report and the preflight check.
+        """A switch with no confirmation to ask (`--yes`): the lease first, then one preview
+        under it that is both the report and the preflight check.
 
         The preview outside the lease would be planned again under it anyway; skipping it
         saves one program run and one refresh. `show` gets the plan before anything is
-        written; blockers refuse it as in any preflight (exit 7).
+        written; blockers refuse it as in any preflight (exit 7), and so does a plan that is
+        not the reviewed one (`--plan`, exit 5).
         """
         self._show = show
         return self.execute(
             None,
-            reviewed_fingerprint=None,
+            reviewed_fingerprint=reviewed_fingerprint,
             fresh=(kind, tuple(from_groups), tuple(sorted(set(to_groups))), mode),
         )
 
@@ -232,7 +234,8 @@ class SwitchService:
         if resume is not None:
             record = resume
         else:
-            # Unreviewed: the fingerprint is known once the preflight has planned under the lease.
+            # Unreviewed: the fingerprint is the reviewed one (--plan) or, with none, known once
+            # the preflight has planned under the lease.
             kind, from_groups, to_groups, mode = (
                 (plan.kind, plan.from_groups, plan.to_groups, plan.mode) if plan is not None else fresh  # type: ignore[misc]
             )
@@ -241,7 +244,7 @@ class SwitchService:
                 kind,
                 from_groups,
                 to_groups,
-                plan.fingerprint if plan is not None else "",
+                plan.fingerprint if plan is not None else reviewed_fingerprint or "",
                 mode,
                 list(S.STEPS),
             )
@@ -287,7 +290,11 @@ class SwitchService:
             self.deps.metrics.publish(live=True)
             return Outcome(record, current.plan, durations)
         except BaseException as exc:
-            self._fail(record, exc)
+            # A switch started with --yes that is refused before its preflight passed wrote
+            # nothing: there is nothing to resume (a watch would otherwise resume it forever).
+            refused = isinstance(exc, (PreflightBlocked, ConflictError))
+            nothing_to_resume = fresh is not None and refused and not record_step_done(record, S.PREFLIGHT)
+            self._fail(record, exc, abandon=nothing_to_resume)
             raise
         finally:
             if lease is not None:
@@ -368,11 +375,11 @@ class SwitchService:
             # Checked on a preview that refreshes in memory only: a refused switch writes nothing,
             # not even a refresh of the state.
             current = self._replan(record, refresh=True)
-            if not record.fingerprint:  # unreviewed (execute_unreviewed): this is the report
-                record.fingerprint = current.plan.fingerprint
-                self.journal.save(record)
-                if self._show is not None:
-                    self._show(current.plan)
+            if self._show is not None:  # execute_unreviewed: this preview is the report
+                if not record.fingerprint:
+                    record.fingerprint = current.plan.fingerprint
+                    self.journal.save(record)
+                self._show(current.plan)
             if current.plan.blockers:
                 self.audit.append(
                     ev.PREFLIGHT_BLOCKED, switch_id=record.id, blockers=list(current.plan.blockers)
@@ -511,10 +518,12 @@ class SwitchService:
             with contextlib.suppress(ValueError):
                 self.journal.finish(original, "rolled-back")
 
-    def _fail(self, record: Record, exc: BaseException) -> None:
+    def _fail(self, record: Record, exc: BaseException, *, abandon: bool = False) -> None:
         if record.status in ("completed", "rolled-back", "abandoned"):
             return  # already finished: never mask the original error
-        if record.status == "running":  # a failed step already marked the record failed
+        if abandon:
+            self.journal.finish(record, "abandoned", error=str(exc)[:1000])
+        elif record.status == "running":  # a failed step already marked the record failed
             self.journal.finish(record, "failed", error=str(exc)[:1000])
         self.audit.append(ev.SWITCHOVER_FAILED, switch_id=record.id, error=str(exc)[:500])
         self.deps.metrics.publish(live=True)
