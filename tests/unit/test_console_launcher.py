@@ -93,7 +93,17 @@ class Fixture:
 def test_the_switch_command_is_the_clis_with_the_reviewed_plan() -> None:
     cmd = switch_command("prod", ("group-b",), "failover", FP)
     assert cmd[1:4] == ["-m", "orchestrator.interfaces.cli.main", "switch"]
-    assert cmd[4:] == ["--stack", "prod", "--to", "group-b", "--failover", "--plan", FP, "--yes"]
+    assert cmd[4:] == [
+        "--stack",
+        "prod",
+        "--to",
+        "group-b",
+        "--failover",
+        "--plan",
+        FP,
+        "--yes",
+        "--review-first",
+    ]
 
 
 def test_a_launch_audits_the_reason_first_and_returns_once_the_journal_has_the_switch(tmp_path: Path) -> None:

@@ -33,6 +33,7 @@ def _change_active_set(
     plan_fp: str | None,
     rollback_of: str | None = None,
     overrides: Mapping[str, str] | None = None,
+    review_first: bool = False,
 ) -> None:
     from orchestrator.adapters.files.paths import project_root
     from orchestrator.adapters.state.activeset import require_current
@@ -44,7 +45,7 @@ def _change_active_set(
     reviewed = check_fingerprint(plan_fp) if plan_fp else None
     progress = (lambda m: click.echo(m, err=True)) if fmt != "table" else click.echo
     engine = switch_engine(root, stack, overrides)
-    if yes and not dry_run_only and kind == "switch" and to_groups is not None:
+    if yes and not review_first and not dry_run_only and kind == "switch" and to_groups is not None:
         from orchestrator.services.switch.dryrun import check_request
 
         current, target = check_request(root, stack, to_groups)  # bad input: exit 2, before the lease
@@ -140,6 +141,13 @@ def register(main: click.Group, stack_option) -> None:  # noqa: ANN001
         help="Wait this long before the verify step's health checks "
         "(else $ORCHESTRATOR_VERIFY_DELAY, else the stack's orchestrator:health.verifyDelay, default 0).",
     )
+    @click.option(
+        "--review-first",
+        is_flag=True,
+        hidden=True,
+        help="Check the plan before the lease even with --yes (the console's switches: a refused "
+        "plan is answered at once and leaves no journal record).",
+    )
     @override_options
     @fmt_option
     @json_option
@@ -150,6 +158,7 @@ def register(main: click.Group, stack_option) -> None:  # noqa: ANN001
         dry_run,
         yes,
         plan_fp,
+        review_first,
         failover,
         resume,
         rollback,
@@ -198,6 +207,7 @@ def register(main: click.Group, stack_option) -> None:  # noqa: ANN001
             yes=yes,
             plan_fp=plan_fp,
             overrides=overrides,
+            review_first=review_first,
         )
 
     def group_change_options(fn):  # noqa: ANN001, ANN202 — the options add and remove share

@@ -58,7 +58,8 @@ def switch_command(stack: str, to_groups: Sequence[str], mode: str, fingerprint:
         cmd += ["--to", group]
     if mode == "failover":
         cmd.append("--failover")
-    return [*cmd, "--plan", fingerprint, "--yes"]
+    # --review-first: a refused plan is answered before the switch has a journal record (409).
+    return [*cmd, "--plan", fingerprint, "--yes", "--review-first"]
 
 
 def _with_parent_death_signal(cmd: list[str]) -> list[str]:
