@@ -605,3 +605,21 @@ def test_a_reviewed_plan_with_yes_is_checked_under_the_lease_only(rig: Rig) -> N
             reviewed_fingerprint=reviewed,
         )
     assert rig.engine.applied == B and rig.lease.holder is None
+
+
+def test_an_unreviewed_switch_killed_in_preflight_resumes_with_its_plan_fingerprint(rig: Rig) -> None:
+    rig.kill_at = S.PREFLIGHT
+    with pytest.raises(Killed):
+        rig.service().execute_unreviewed(
+            kind="switch", from_groups=A, to_groups=B, mode="planned", show=lambda _p: None
+        )
+    (record_file,) = rig.dir.glob("sw-*.json")
+    shutil.move(rig.dir / "killed.bak", record_file)
+    rig.lease.holder = rig.lease.held[-1].holder
+    rig.lease.dead.add(rig.lease.holder)
+    killed = rig.journal.load(record_file.stem)
+    assert killed.fingerprint == "" and killed.status == "running"
+    outcome = rig.service().resume(killed)
+    done = rig.journal.load(outcome.record.id)
+    assert done.status == "completed" and done.fingerprint == outcome.plan.fingerprint
+    assert rig.engine.applied == B

@@ -375,10 +375,10 @@ class SwitchService:
             # Checked on a preview that refreshes in memory only: a refused switch writes nothing,
             # not even a refresh of the state.
             current = self._replan(record, refresh=True)
+            if not record.fingerprint:  # a --yes switch (or its resume): planned only now
+                record.fingerprint = current.plan.fingerprint
+                self.journal.save(record)
             if self._show is not None:  # execute_unreviewed: this preview is the report
-                if not record.fingerprint:
-                    record.fingerprint = current.plan.fingerprint
-                    self.journal.save(record)
                 self._show(current.plan)
             if current.plan.blockers:
                 self.audit.append(
