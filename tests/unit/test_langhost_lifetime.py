@@ -7,11 +7,15 @@ language host and is SIGKILLed; the host must exit on its own, within a deadline
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+
+from orchestrator.adapters.processes import alive
 
 PARENT = """
 import subprocess, sys
@@ -22,30 +26,38 @@ import time; time.sleep(300)
 """
 
 
-def _alive(pid: int) -> bool:
+@contextlib.contextmanager
+def _killed_on_error(parent: subprocess.Popen) -> Iterator[None]:
+    """A parent that did not report its child must not sleep on after the test."""
     try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
-    except FileNotFoundError:
-        return False
+        yield
+    except BaseException:
+        parent.kill()
+        raise
+
+
+def _orphan_exits(parent: subprocess.Popen, child: int, what: str) -> None:
+    """SIGKILL the parent; the child must exit on its own within a deadline."""
+    try:
+        assert alive(child), f"the {what} must have started and be serving"
+        os.kill(parent.pid, signal.SIGKILL)
+        parent.wait(timeout=10)
+        deadline = time.monotonic() + 10
+        while alive(child) and time.monotonic() < deadline:
+            time.sleep(0.05)  # polling a condition with a deadline
+        assert not alive(child), f"the orphaned {what} is still running"
+    finally:
+        parent.kill()
+        if alive(child):
+            os.kill(child, signal.SIGKILL)
 
 
 def test_the_language_host_exits_when_its_parent_is_killed():
     parent = subprocess.Popen([sys.executable, "-c", PARENT], stdout=subprocess.PIPE, text=True)
-    host_pid = None
-    try:
+    with _killed_on_error(parent):
         host_pid, port = (int(x) for x in parent.stdout.readline().split())
-        assert port > 0 and _alive(host_pid), "the language host must have started and be serving"
-        os.kill(parent.pid, signal.SIGKILL)
-        parent.wait(timeout=10)
-        deadline = time.monotonic() + 10
-        while _alive(host_pid) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert not _alive(host_pid), "the orphaned language host is still running"
-    finally:
-        parent.kill()
-        if host_pid and _alive(host_pid):
-            os.kill(host_pid, signal.SIGKILL)
+        assert port > 0
+    _orphan_exits(parent, host_pid, "language host")
 
 
 ATTACHING_PARENT = """
@@ -72,19 +84,7 @@ def test_the_attached_provider_plugin_exits_when_its_starter_is_killed(tmp_path)
         stdout=subprocess.PIPE,
         text=True,
     )
-    plugin_pid = None
-    try:
+    with _killed_on_error(parent):
         pid, attach_to = parent.stdout.readline().split()
-        plugin_pid = int(pid)
         assert attach_to.startswith("orchestrator:") and int(attach_to.split(":")[1]) > 0
-        assert _alive(plugin_pid), "the provider plugin must have started and be serving"
-        os.kill(parent.pid, signal.SIGKILL)
-        parent.wait(timeout=10)
-        deadline = time.monotonic() + 10
-        while _alive(plugin_pid) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert not _alive(plugin_pid), "the orphaned provider plugin is still running"
-    finally:
-        parent.kill()
-        if plugin_pid and _alive(plugin_pid):
-            os.kill(plugin_pid, signal.SIGKILL)
+    _orphan_exits(parent, int(pid), "provider plugin")

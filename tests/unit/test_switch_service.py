@@ -274,11 +274,19 @@ class Rig:
         reviewed = service.dry_run(kind=kind, to_groups=to, mode="planned")
         return service.execute(reviewed, reviewed_fingerprint=reviewed.plan.fingerprint, **kw)
 
-    def kill(self, step: str) -> Any:
-        """Switch to group-b, killed at `step`: returns the journal record as the kill left it."""
+    def unreviewed(self, frm: tuple[str, ...] = A, to: tuple[str, ...] = B, **kw: Any) -> Any:
+        """`switch --yes`: the lease first, one preview under it (execute_unreviewed)."""
+        kw.setdefault("show", lambda _plan: None)
+        return self.service().execute_unreviewed(
+            kind="switch", from_groups=frm, to_groups=to, mode="planned", **kw
+        )
+
+    def kill(self, step: str, start: Callable[[], Any] | None = None) -> Any:
+        """Switch to group-b (`start`, else a reviewed switch), killed at `step`: returns the
+        journal record as the kill left it."""
         self.kill_at = step
         with pytest.raises(Killed):
-            self.switch()
+            (start or self.switch)()
         (record_file,) = self.dir.glob("sw-*.json")
         shutil.move(self.dir / "killed.bak", record_file)
         # A killed process neither releases its lease nor runs its handlers: the lease stays
@@ -550,9 +558,7 @@ def test_execute_without_a_review_is_refused(rig: Rig) -> None:
 def test_an_unreviewed_switch_plans_once_under_the_lease(rig: Rig) -> None:
     """`--yes` without `--plan`: no preview outside the lease; the preflight's is the report."""
     shown: list[Any] = []
-    outcome = rig.service().execute_unreviewed(
-        kind="switch", from_groups=A, to_groups=B, mode="planned", show=shown.append
-    )
+    outcome = rig.unreviewed(show=shown.append)
     assert rig.engine.calls == [("plan", True, True), ("refresh",), ("up", B, (), (), None)]
     (plan,) = shown
     record = rig.journal.load(outcome.record.id)
@@ -567,9 +573,7 @@ def test_an_unreviewed_switch_refused_under_the_lease_writes_nothing(rig: Rig) -
     rig.engine.blockers = ["group-b endpoint www.z.test is unhealthy"]
     shown: list[Any] = []
     with pytest.raises(PreflightBlocked):
-        rig.service().execute_unreviewed(
-            kind="switch", from_groups=A, to_groups=B, mode="planned", show=shown.append
-        )
+        rig.unreviewed(show=shown.append)
     assert [p.blockers for p in shown] == [("group-b endpoint www.z.test is unhealthy",)], (
         "shown, then refused"
     )
@@ -584,40 +588,17 @@ def test_a_reviewed_plan_with_yes_is_checked_under_the_lease_only(rig: Rig) -> N
     reviewed = rig.service().dry_run(kind="switch", to_groups=B, mode="planned").plan.fingerprint
     rig.engine.calls.clear()
     shown: list[Any] = []
-    outcome = rig.service().execute_unreviewed(
-        kind="switch",
-        from_groups=A,
-        to_groups=B,
-        mode="planned",
-        show=shown.append,
-        reviewed_fingerprint=reviewed,
-    )
+    outcome = rig.unreviewed(show=shown.append, reviewed_fingerprint=reviewed)
     assert rig.engine.calls[0] == ("plan", True, True) and [p.fingerprint for p in shown] == [reviewed]
     assert rig.journal.load(outcome.record.id).fingerprint == reviewed
     rig.engine.drift = True  # the plan under the lease is no longer the reviewed one
     with pytest.raises(ConflictError, match="changed since it was reviewed"):
-        rig.service().execute_unreviewed(
-            kind="switch",
-            from_groups=B,
-            to_groups=A,
-            mode="planned",
-            show=shown.append,
-            reviewed_fingerprint=reviewed,
-        )
+        rig.unreviewed(B, A, reviewed_fingerprint=reviewed)
     assert rig.engine.applied == B and rig.lease.holder is None
 
 
 def test_an_unreviewed_switch_killed_in_preflight_resumes_with_its_plan_fingerprint(rig: Rig) -> None:
-    rig.kill_at = S.PREFLIGHT
-    with pytest.raises(Killed):
-        rig.service().execute_unreviewed(
-            kind="switch", from_groups=A, to_groups=B, mode="planned", show=lambda _p: None
-        )
-    (record_file,) = rig.dir.glob("sw-*.json")
-    shutil.move(rig.dir / "killed.bak", record_file)
-    rig.lease.holder = rig.lease.held[-1].holder
-    rig.lease.dead.add(rig.lease.holder)
-    killed = rig.journal.load(record_file.stem)
+    killed = rig.kill(S.PREFLIGHT, start=rig.unreviewed)
     assert killed.fingerprint == "" and killed.status == "running"
     outcome = rig.service().resume(killed)
     done = rig.journal.load(outcome.record.id)

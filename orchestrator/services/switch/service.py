@@ -65,17 +65,7 @@ def holder_for(switch_id: str) -> str:
 _HOLDER = re.compile(r"^[^@]*@(?P<host>[^:]+):(?P<pid>\d+)/(?P<switch>\S+)$")
 
 
-def _signalled(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def dead_holder_of(switch_id: str, alive: Callable[[int], bool] = _signalled) -> Callable[[Any], bool]:
+def dead_holder_of(switch_id: str, alive: Callable[[int], bool]) -> Callable[[Any], bool]:
     """Resume may take over the lease of its own switch when that process is gone.
 
     Only the same switch id, on this host, with a pid that no longer runs (`alive`: the
