@@ -1,0 +1,142 @@
+"""The program's SDK patches (adapters/pulumi/sdk_speed.py): same contract, linear cost."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from importlib.metadata import version
+from typing import Any
+
+import pytest
+from pulumi import log
+from pulumi.runtime import resource as sdk_resource
+from pulumi.runtime import stack as sdk_stack
+
+from orchestrator.adapters.pulumi import sdk_speed
+
+
+@pytest.fixture
+def restored() -> Iterator[None]:
+    """The SDK's module globals as they were: the patches are process-wide."""
+    saved = (sdk_stack.wait_for_rpcs, sdk_resource._get_stack_trace, log.debug)
+    yield
+    sdk_stack.wait_for_rpcs, sdk_resource._get_stack_trace, log.debug = saved
+    sdk_stack.SETTINGS.outputs.clear()
+
+
+def test_the_patches_are_for_the_pinned_sdk(restored: None) -> None:
+    # A new SDK must be measured again: this fails until MEASURED_ON follows the pin.
+    assert version("pulumi") == sdk_speed.MEASURED_ON
+    assert sdk_speed.apply({}) is True
+    assert sdk_stack.wait_for_rpcs is sdk_speed.drain_outputs
+    assert list(sdk_resource._get_stack_trace().frames) == []
+    assert log.debug is sdk_speed._no_debug
+
+
+def test_debug_lines_stay_when_asked(restored: None) -> None:
+    before = log.debug
+    sdk_speed.apply({sdk_speed.DEBUG_ENV: "1"})
+    assert log.debug is before
+
+
+def _outputs_resolving_one_by_one(
+    n: int, fail_at: int | None = None, error: BaseException | None = None
+) -> Any:
+    """n output tasks that finish in turn, like an update's resources; one may fail."""
+
+    async def make() -> list[asyncio.Task[int]]:
+        gate: list[asyncio.Event] = [asyncio.Event() for _ in range(n)]
+
+        async def output(i: int) -> int:
+            await gate[i].wait()
+            if i == fail_at:
+                assert error is not None
+                raise error
+            if i + 1 < n:
+                gate[i + 1].set()
+            return i
+
+        tasks = [asyncio.ensure_future(output(i)) for i in range(n)]
+        gate[0].set()
+        return tasks
+
+    return make
+
+
+def _drain(n: int, fail_at: int | None = None, error: BaseException | None = None) -> int:
+    """asyncio.wait calls made to drain n outputs finishing one at a time."""
+    counts = {"waits": 0}
+    real_wait = asyncio.wait
+
+    async def counting_wait(tasks: Any, **kw: Any) -> Any:
+        counts["waits"] += 1
+        return await real_wait(tasks, **kw)
+
+    async def run() -> None:
+        tasks = await _outputs_resolving_one_by_one(n, fail_at, error)()
+        sdk_stack.SETTINGS.outputs.update(tasks)
+        try:
+            await sdk_speed.drain_outputs()
+        finally:
+            for t in tasks:
+                t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            assert all(t.done() for t in tasks)
+
+    mp = pytest.MonkeyPatch()
+    mp.setattr(sdk_speed.asyncio, "wait", counting_wait)
+    try:
+        asyncio.run(run())
+    finally:
+        mp.undo()
+    return counts["waits"]
+
+
+def test_outputs_finishing_one_at_a_time_are_drained_in_one_wait(restored: None) -> None:
+    # The SDK's own loop waits once per finished task (3,000 waits over up to 3,000 tasks).
+    waits = _drain(3000)
+    assert waits == 1
+    assert not sdk_stack.SETTINGS.outputs
+
+
+def test_a_failed_output_is_raised(restored: None) -> None:
+    with pytest.raises(ValueError, match="boom"):
+        _drain(50, fail_at=10, error=ValueError("boom"))
+
+
+def test_a_failed_registration_is_left_as_the_sdk_leaves_it(restored: None) -> None:
+    # Under continue-on-error a failed resource faults its outputs with this marker: the
+    # program still finishes, with every other output awaited.
+    async def run() -> None:
+        async def failed() -> None:
+            raise sdk_stack.ResourceRegistrationFailed()
+
+        async def fine() -> int:
+            return 1
+
+        tasks = [asyncio.ensure_future(failed()), asyncio.ensure_future(fine())]
+        sdk_stack.SETTINGS.outputs.update(tasks)
+        await sdk_speed.drain_outputs()
+        assert all(t.done() for t in tasks)
+
+    asyncio.run(run())
+    assert not sdk_stack.SETTINGS.outputs
+
+
+def test_outputs_created_while_draining_are_awaited_too(restored: None) -> None:
+    seen: list[str] = []
+
+    async def run() -> None:
+        async def late() -> None:
+            seen.append("late")
+
+        async def early() -> None:
+            # An apply() that creates another output while the program drains.
+            sdk_stack.SETTINGS.outputs.add(asyncio.ensure_future(late()))
+            seen.append("early")
+
+        sdk_stack.SETTINGS.outputs.add(asyncio.ensure_future(early()))
+        await sdk_speed.drain_outputs()
+
+    asyncio.run(run())
+    assert seen == ["early", "late"]
