@@ -396,3 +396,84 @@ def test_stopping_a_server_that_does_not_exist_is_a_usage_error(tmp_path):
     result = CliRunner().invoke(dev, ["--state-dir", str(tmp_path), "stop-server", "lease", "1"])
     assert result.exit_code == EXIT_USAGE
     assert "no server lease 1" in result.output and "fix:" in result.output
+
+
+# --- one fence check vouches for the writes of the next second ---------------------------------
+
+
+class CountingLease:
+    """Stands in for the lease servers: counts checks, records the margin asked for."""
+
+    def __init__(self, fail: BaseException | None = None, gate: threading.Event | None = None):
+        self.checks: list[float] = []
+        self.fail = fail
+        self.gate = gate
+
+    def check(self, record: LeaseRecord, *, margin: float = 0.0) -> None:
+        if self.gate is not None:
+            self.gate.wait(10)
+        self.checks.append(margin)
+        if self.fail is not None:
+            raise self.fail
+
+
+@pytest.fixture
+def fence_of(monkeypatch):
+    from orchestrator.adapters.lease import fence as fence_mod
+
+    monkeypatch.setattr(fence_mod, "_checked", {})
+
+    def make(lease: CountingLease) -> dict[str, str]:
+        monkeypatch.setattr(fence_mod, "lease_from_config", lambda cfg: lease)
+        return fence_env({"kind": "dns", "servers": [{"address": "192.0.2.1"}]}, ALICE)
+
+    return make
+
+
+def test_one_check_vouches_for_the_writes_of_the_next_second(fence_of):
+    from orchestrator.adapters.lease.fence import FENCE_MARGIN, FENCE_REUSE
+
+    lease = CountingLease()
+    env = fence_of(lease)
+    t = [100.0]
+    for at in (100.0, 100.5, 100.99):
+        t[0] = at
+        check_fence_from_env(env, clock=lambda: t[0])
+    assert len(lease.checks) == 1
+    # The lease must hold for the reuse window plus the margin: no write starts in its last seconds.
+    assert lease.checks == [FENCE_MARGIN + FENCE_REUSE]
+    t[0] = 100.0 + FENCE_REUSE
+    check_fence_from_env(env, clock=lambda: t[0])
+    assert len(lease.checks) == 2
+
+
+def test_a_failed_check_vouches_for_nothing(fence_of):
+    lost = LeaseLost("the lease of alice is gone", "bob holds epoch 8")
+    lease = CountingLease(fail=lost)
+    env = fence_of(lease)
+    for _ in range(2):
+        with pytest.raises(LeaseLost, match="write refused"):
+            check_fence_from_env(env, clock=lambda: 5.0)
+    assert len(lease.checks) == 2  # checked again, still refused
+
+
+def test_concurrent_writers_share_one_check(fence_of):
+    gate = threading.Event()
+    lease = CountingLease(gate=gate)
+    env = fence_of(lease)
+    errors: list[BaseException] = []
+
+    def write() -> None:
+        try:
+            check_fence_from_env(env, clock=lambda: 7.0)
+        except BaseException as exc:  # noqa: BLE001 (reported below)
+            errors.append(exc)
+
+    threads = [threading.Thread(target=write) for _ in range(8)]
+    for th in threads:
+        th.start()
+    gate.set()
+    for th in threads:
+        th.join(10)
+    assert not errors and not any(th.is_alive() for th in threads)
+    assert len(lease.checks) == 1
