@@ -65,17 +65,26 @@ def _reported_version(binary: Path) -> str | None:
     return out.stdout.strip().lstrip("v") or None
 
 
+# Engines already checked in this process, by binary and its modification time: a switch
+# makes several engine runs, and `pulumi version` costs a process start each time.
+_checked: dict[tuple[str, int], Engine] = {}
+
+
 def locate_engine() -> Engine:
     """The cached CLI built by scripts/pulumi-engine.sh, checked against the package pin."""
     version = pulumi_version()
     root = cache_dir() / "pulumi" / f"v{version}"
     binary = root / "bin" / "pulumi"
-    if not binary.exists():
+    try:
+        key = (str(binary), binary.stat().st_mtime_ns)
+    except OSError:
         raise EnvironmentProblem(
             f"the Pulumi CLI v{version} is not installed (looked in {root / 'bin'})",
             "the orchestrator drives Pulumi through the Automation API, which needs the CLI",
             "run `make setup` (it builds the CLI from its Go module, once per machine)",
-        )
+        ) from None
+    if key in _checked:
+        return _checked[key]
     reported = _reported_version(binary)
     if reported != version:
         raise EnvironmentProblem(
@@ -83,7 +92,8 @@ def locate_engine() -> Engine:
             "the CLI and the Python package must be the same version",
             f"delete {root} and run `make setup` to rebuild it",
         )
-    return Engine(root=root, version=version)
+    _checked[key] = Engine(root=root, version=version)
+    return _checked[key]
 
 
 def engine_env(project_root: Path, engine: Engine | None = None, *, warn: bool = True) -> dict[str, str]:

@@ -24,8 +24,9 @@ from typing import Any, Protocol
 from orchestrator.adapters.dns.powerdns import Change, ZoneContent
 from orchestrator.domain.errors import AuthError, EnvironmentProblem
 
-# A few ms: enough for the engine's concurrent steps to join one batch, too short to notice.
-WINDOW = float(os.environ.get("ORCHESTRATOR_BATCH_WINDOW_MS", "5")) / 1000
+# Long enough for the engine's steps in flight (stack.PLUGIN_PARALLEL) to join one batch,
+# short against a switch: at 1,000 hostnames, 5 ms made 1,900 PATCHes, 30 ms about 200.
+WINDOW = float(os.environ.get("ORCHESTRATOR_BATCH_WINDOW_MS", "30")) / 1000
 MAX_BATCH = 1000
 READ_CACHE_SECONDS = 30.0
 

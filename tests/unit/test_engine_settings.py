@@ -1,0 +1,67 @@
+"""How the project drives the engine: update parallelism and the engine check per process."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import yaml
+
+from orchestrator.adapters.pulumi import environment
+from orchestrator.adapters.pulumi.environment import Engine
+from orchestrator.adapters.pulumi.stack import PLUGIN_PARALLEL, ProjectStack
+
+
+def _project(tmp_path: Path, zones: list[dict[str, object]]) -> ProjectStack:
+    (tmp_path / "stacks").mkdir()
+    topology = {"zones": zones, "groups": {}}
+    doc = {"config": {"orchestrator:topology": topology}}
+    (tmp_path / "stacks" / "Pulumi.s.yaml").write_text(yaml.safe_dump(doc))
+    return ProjectStack(tmp_path, "s", engine=Engine(root=tmp_path / "engine", version="0"))
+
+
+@pytest.fixture(autouse=True)
+def passphrase(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PULUMI_CONFIG_PASSPHRASE", "unit")
+
+
+def test_zones_of_the_plugin_update_with_many_steps_in_flight(tmp_path: Path) -> None:
+    zones = [{"name": "a.test", "provider": "powerdns"}, {"name": "b.test", "provider": "rfc2136"}]
+    stack = _project(tmp_path, zones)
+    assert stack._update_parallel() == PLUGIN_PARALLEL
+
+
+def test_a_cloud_zone_keeps_the_engine_default(tmp_path: Path) -> None:
+    zones = [{"name": "a.test", "provider": "powerdns"}, {"name": "c.test", "provider": "route53"}]
+    assert _project(tmp_path, zones)._update_parallel() is None
+
+
+def test_a_stack_file_without_zones_keeps_the_engine_default(tmp_path: Path) -> None:
+    assert _project(tmp_path, [])._update_parallel() is None
+
+
+def test_the_engine_is_checked_once_per_process_and_again_when_rebuilt(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    version = environment.pulumi_version()
+    binary = tmp_path / "pulumi" / f"v{version}" / "bin" / "pulumi"
+    binary.parent.mkdir(parents=True)
+    binary.write_text("#!/bin/sh\n")
+    monkeypatch.setenv("ORCHESTRATOR_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(environment, "_checked", {})
+    asked: list[Path] = []
+
+    def reported(path: Path) -> str:
+        asked.append(path)
+        return version
+
+    monkeypatch.setattr(environment, "_reported_version", reported)
+    first = environment.locate_engine()
+    assert environment.locate_engine() == first
+    assert asked == [binary]
+    binary.write_text("#!/bin/sh\n# rebuilt\n")
+    stat = binary.stat()
+    os.utime(binary, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))
+    environment.locate_engine()
+    assert asked == [binary, binary]
