@@ -5,6 +5,7 @@ whole-zone read. (The same against real PowerDNS and BIND: tests/e2e/test_provid
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Sequence
 
 import pytest
@@ -128,3 +129,35 @@ def test_a_failed_zone_read_fails_the_reads_with_its_error():
     reader = ZoneReader(Down(), "z.test")
     with pytest.raises(ServerUnreachable, match="unreachable"):
         asyncio.run(reader.get("h1.z.test", "A"))
+
+
+def test_writes_arriving_during_a_batch_form_the_next_one_sent_when_it_returns():
+    class SlowZone(FakeZone):
+        """Each request takes a while; records how many were in flight at once."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.in_flight = self.most = 0
+
+        def apply(self, zone: str, changes: Sequence[Change]) -> None:
+            self.in_flight += 1
+            self.most = max(self.most, self.in_flight)
+            time.sleep(0.05)  # a slow server's request time (in a worker thread), not a wait for anything
+            self.in_flight -= 1
+            super().apply(zone, changes)
+
+    zone = SlowZone()
+    writer = ZoneWriter(zone, "z.test", fence=lambda: None, window=0.001)
+
+    async def trickle() -> list[BaseException | None]:
+        tasks = []
+        for i in range(30):  # one write per ms, while the first batch takes 50 ms
+            tasks.append(asyncio.ensure_future(writer.write(change(i))))
+            await asyncio.sleep(0.001)
+        return list(await asyncio.gather(*tasks, return_exceptions=True))
+
+    assert asyncio.run(trickle()) == [None] * 30
+    assert zone.most == 1  # one batch of a zone in flight at a time
+    assert len(writer.batches) < 10 and sum(writer.batches) == 30
+    # In order: the last write of each record set is what the zone holds.
+    assert zone.content[("h29.z.test", "A")] == (30, ["10.0.0.29"])

@@ -2,10 +2,14 @@
 
 The engine calls Create/Update/Delete for many record sets at once (up to its
 parallelism). Writes to one zone that arrive within WINDOW of the first become one
-PowerDNS PATCH or one RFC 2136 UPDATE message (split at 64 KiB by the client). Each
-caller still gets its own result: when a batch fails, its changes are retried one by
-one so that the error lands on the record set that caused it. The lease fence is checked
-once per batch, right before it is written.
+PowerDNS PATCH or one RFC 2136 UPDATE message (split at 64 KiB by the client). One batch
+per zone is in flight at a time; the writes that arrive meanwhile form the next batch,
+sent as soon as it returns (group commit). Why: a PowerDNS PATCH costs time in proportion
+to the zone's size (a 10-rrset PATCH: 3 ms in a zone of 300 rrsets, 37 ms in one of
+15,000), so the slower the server, the larger the batches should be; and one zone's
+batches stay in order. Each caller still gets its own result: when a batch fails, its
+changes are retried one by one so that the error lands on the record set that caused it.
+The lease fence is checked once per batch, right before it is written.
 
 Reads (a refresh) are answered from one whole-zone read (PowerDNS GET, or an AXFR signed
 with the TSIG key), shared by every Read of that zone until this process writes to the
@@ -97,12 +101,15 @@ class ZoneWriter:
     batches: list[int] = field(default_factory=list)  # sizes of the batches written (tests, logs)
     _pending: list[tuple[Change, asyncio.Future[None]]] = field(default_factory=list)
     _timer: asyncio.TimerHandle | None = None
+    _in_flight: bool = False
 
     async def write(self, change: Change) -> None:
         loop = asyncio.get_running_loop()
         done: asyncio.Future[None] = loop.create_future()
         self._pending.append((change, done))
-        if len(self._pending) >= self.max_batch:
+        if self._in_flight:
+            pass  # sent when the batch in flight returns
+        elif len(self._pending) >= self.max_batch:
             self._flush()
         elif self._timer is None:
             self._timer = loop.call_later(self.window, self._flush)
@@ -112,9 +119,12 @@ class ZoneWriter:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-        batch, self._pending = self._pending, []
-        if batch:
-            asyncio.get_running_loop().create_task(self._write(batch))
+        if self._in_flight or not self._pending:
+            return
+        batch = self._pending[: self.max_batch]
+        del self._pending[: self.max_batch]
+        self._in_flight = True
+        asyncio.get_running_loop().create_task(self._write(batch))
 
     async def _write(self, batch: list[tuple[Change, asyncio.Future[None]]]) -> None:
         changes = [c for c, _ in batch]
@@ -131,6 +141,8 @@ class ZoneWriter:
                 done.set_result(None)
             else:
                 done.set_exception(error)
+        self._in_flight = False
+        self._flush()  # what arrived meanwhile: it has waited long enough
 
 
 @dataclass
