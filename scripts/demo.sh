@@ -24,8 +24,10 @@ current="$($ORCH get-active-groups --stack local --json | .venv/bin/python -c 'i
 if [ "$current" = "group-a" ]; then target=group-b; else target=group-a; fi
 
 step "Dry-run: switch ${current} -> ${target} (read-only: nothing is written)"
-$ORCH switch --stack local --to "$target" --dry-run
-fingerprint="$($ORCH switch --stack local --to "$target" --dry-run --json | .venv/bin/python -c 'import json,sys; print(json.load(sys.stdin)["fingerprint"])')"
+report="$($ORCH switch --stack local --to "$target" --dry-run)"
+printf '%s\n' "$report"
+fingerprint="$(sed -n 's/^Plan fingerprint: //p' <<<"$report")"
+[ -n "$fingerprint" ] || { echo "demo: the dry-run printed no plan fingerprint" >&2; exit 1; }
 
 step "Switch ${current} -> ${target}, executing exactly the reviewed plan ${fingerprint}"
 $ORCH switch --stack local --to "$target" --plan "$fingerprint" --yes
