@@ -73,6 +73,7 @@ class PulumiSwitchEngine:
         self.root = root
         self.stack = stack
         self.overrides = dict(overrides or {})
+        self._stack: ProjectStack | None = None
 
     def plan(
         self,
@@ -97,9 +98,10 @@ class PulumiSwitchEngine:
         )
 
     def _project(self) -> ProjectStack:
-        project = ProjectStack(self.root, self.stack)
+        if self._stack is None:  # one per switch: its engine runs share the selected stack
+            self._stack = ProjectStack(self.root, self.stack)
         clear_stale_locks(self.root, self.stack)  # only under our lease: a leftover lock is a crash's
-        return project
+        return self._stack
 
     def refresh(self, *, fence: Mapping[str, str]) -> None:
         self._project().refresh(extra_env=fence)

@@ -29,16 +29,16 @@ def passphrase(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_zones_of_the_plugin_update_with_many_steps_in_flight(tmp_path: Path) -> None:
     zones = [{"name": "a.test", "provider": "powerdns"}, {"name": "b.test", "provider": "rfc2136"}]
     stack = _project(tmp_path, zones)
-    assert stack._update_parallel() == PLUGIN_PARALLEL
+    assert stack._update_parallel == PLUGIN_PARALLEL
 
 
 def test_a_cloud_zone_keeps_the_engine_default(tmp_path: Path) -> None:
     zones = [{"name": "a.test", "provider": "powerdns"}, {"name": "c.test", "provider": "route53"}]
-    assert _project(tmp_path, zones)._update_parallel() is None
+    assert _project(tmp_path, zones)._update_parallel is None
 
 
 def test_a_stack_file_without_zones_keeps_the_engine_default(tmp_path: Path) -> None:
-    assert _project(tmp_path, [])._update_parallel() is None
+    assert _project(tmp_path, [])._update_parallel is None
 
 
 def test_the_engine_is_checked_once_per_process_and_again_when_rebuilt(

@@ -39,41 +39,41 @@ def test_debug_lines_stay_when_asked(restored: None) -> None:
     assert log.debug is before
 
 
-def _outputs_resolving_one_by_one(
+def _outputs_finishing_in_turn(
     n: int, fail_at: int | None = None, error: BaseException | None = None
-) -> Any:
-    """n output tasks that finish in turn, like an update's resources; one may fail."""
+) -> list[asyncio.Task[int]]:
+    """(In a running loop) n output tasks that finish one after another, like an update's
+    resources; the one at `fail_at` raises `error`."""
+    gates = [asyncio.Event() for _ in range(n)]
 
-    async def make() -> list[asyncio.Task[int]]:
-        gate: list[asyncio.Event] = [asyncio.Event() for _ in range(n)]
+    async def output(i: int) -> int:
+        await gates[i].wait()
+        if i == fail_at and error is not None:
+            raise error
+        if i + 1 < n:
+            gates[i + 1].set()
+        return i
 
-        async def output(i: int) -> int:
-            await gate[i].wait()
-            if i == fail_at:
-                assert error is not None
-                raise error
-            if i + 1 < n:
-                gate[i + 1].set()
-            return i
-
-        tasks = [asyncio.ensure_future(output(i)) for i in range(n)]
-        gate[0].set()
-        return tasks
-
-    return make
+    tasks = [asyncio.ensure_future(output(i)) for i in range(n)]
+    gates[0].set()
+    return tasks
 
 
-def _drain(n: int, fail_at: int | None = None, error: BaseException | None = None) -> int:
+def _drain(
+    monkeypatch: pytest.MonkeyPatch, n: int, fail_at: int | None = None, error: BaseException | None = None
+) -> int:
     """asyncio.wait calls made to drain n outputs finishing one at a time."""
-    counts = {"waits": 0}
+    waits: list[int] = []
     real_wait = asyncio.wait
 
     async def counting_wait(tasks: Any, **kw: Any) -> Any:
-        counts["waits"] += 1
+        waits.append(len(tasks))
         return await real_wait(tasks, **kw)
 
+    monkeypatch.setattr(asyncio, "wait", counting_wait)
+
     async def run() -> None:
-        tasks = await _outputs_resolving_one_by_one(n, fail_at, error)()
+        tasks = _outputs_finishing_in_turn(n, fail_at, error)
         sdk_stack.SETTINGS.outputs.update(tasks)
         try:
             await sdk_speed.drain_outputs()
@@ -81,27 +81,23 @@ def _drain(n: int, fail_at: int | None = None, error: BaseException | None = Non
             for t in tasks:
                 t.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
-            assert all(t.done() for t in tasks)
 
-    mp = pytest.MonkeyPatch()
-    mp.setattr(sdk_speed.asyncio, "wait", counting_wait)
-    try:
-        asyncio.run(run())
-    finally:
-        mp.undo()
-    return counts["waits"]
+    asyncio.run(run())
+    return len(waits)
 
 
-def test_outputs_finishing_one_at_a_time_are_drained_in_one_wait(restored: None) -> None:
+def test_outputs_finishing_one_at_a_time_are_drained_in_one_wait(
+    restored: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # The SDK's own loop waits once per finished task (3,000 waits over up to 3,000 tasks).
-    waits = _drain(3000)
+    waits = _drain(monkeypatch, 3000)
     assert waits == 1
     assert not sdk_stack.SETTINGS.outputs
 
 
-def test_a_failed_output_is_raised(restored: None) -> None:
+def test_a_failed_output_is_raised(restored: None, monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(ValueError, match="boom"):
-        _drain(50, fail_at=10, error=ValueError("boom"))
+        _drain(monkeypatch, 50, fail_at=10, error=ValueError("boom"))
 
 
 def test_a_failed_registration_is_left_as_the_sdk_leaves_it(restored: None) -> None:

@@ -80,10 +80,9 @@ def check_fence_from_env(
         started = clock()
         if started < until:
             return  # a check made less than FENCE_REUSE ago vouches for this write
-        _checked.pop(raw, None)  # a failed check vouches for nothing
         cfg, holder, epoch = _parse(raw)
         lease = lease or lease_from_config(cfg)
-        _check(lease, holder, epoch)
+        _check(lease, holder, epoch)  # raises: the expired entry goes on vouching for nothing
         _checked[raw] = (lease, started + FENCE_REUSE)
 
 

@@ -15,9 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import yaml
-
-from orchestrator.adapters.pulumi.stackconfig import ACTIVE_KEY
+from orchestrator.adapters.pulumi.stackconfig import ACTIVE_KEY, parse_yaml
 from orchestrator.domain.errors import ConfigError
 
 _KEY_LINE = re.compile(rf"^(?P<indent>\s*){re.escape(ACTIVE_KEY)}\s*:(?P<rest>.*)$")
@@ -46,7 +44,7 @@ def replace_active_groups(text: str, groups: tuple[str, ...]) -> str:
         break
     else:
         raise ConfigError(ACTIVE_KEY, "the stack file has no active groups", f"add `{ACTIVE_KEY}: [<group>]`")
-    doc = yaml.safe_load(out) or {}
+    doc = parse_yaml(out) or {}
     if list((doc.get("config") or {}).get(ACTIVE_KEY) or []) != list(groups):
         raise ConfigError(
             ACTIVE_KEY, "could not rewrite the active groups safely", "edit the stack file by hand"

@@ -25,13 +25,8 @@ from orchestrator.domain.desired import desired_state
 from orchestrator.domain.topology import Topology, load_topology, parse_active_groups
 
 
-def build(topology: Topology, active: tuple[str, ...]) -> dict[str, Any]:
-    """Declares the resources; returns them by record-set key."""
-    return dict(declare(topology, active))
-
-
 async def build_interleaved(topology: Topology, active: tuple[str, ...]) -> dict[str, Any]:
-    """build(), yielding to the event loop after each resource.
+    """Declares the resources (by record-set key), yielding to the event loop after each.
 
     Why: a resource's constructor only schedules its registration; the registrations run on
     the event loop, which a synchronous program body holds until it has declared every

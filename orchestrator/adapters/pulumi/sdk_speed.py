@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+from collections.abc import Mapping
 from importlib.metadata import version
 from typing import Any
 
@@ -86,9 +87,8 @@ def _no_debug(*_args: Any, **_kwargs: Any) -> None:
     return None
 
 
-def apply(env: dict[str, str] | None = None) -> bool:
+def apply(env: Mapping[str, str] = os.environ) -> bool:
     """Installs the patches in this (program) process; False when the SDK is not the measured one."""
-    env = dict(os.environ) if env is None else env
     if version("pulumi") != MEASURED_ON:
         return False
     sdk_stack.wait_for_rpcs = drain_outputs

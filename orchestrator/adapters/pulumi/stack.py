@@ -11,6 +11,7 @@ import re
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -227,7 +228,7 @@ class ProjectStack:
                 result = self.stack().up(
                     on_output=on_output,
                     on_event=events.append,
-                    parallel=self._update_parallel(),
+                    parallel=self._update_parallel,
                     refresh=refresh,
                     config_file=str(config_file) if config_file else None,
                     policy_packs=policy_packs,
@@ -245,8 +246,12 @@ class ProjectStack:
             raise translate_failure(exc, self.name) from exc
         return result, changes_from_events(events)
 
+    @cached_property
     def _update_parallel(self) -> int | None:
-        """PLUGIN_PARALLEL when every zone is served by the project's plugin; else the default."""
+        """PLUGIN_PARALLEL when every zone is served by the project's plugin; else the default.
+
+        Read once per stack object: zones do not change during a switch, and the stack file of
+        a large topology takes a noticeable time to parse."""
         try:
             topology = stack_config(self.root, self.name).get(TOPOLOGY_KEY)
         except OrchestratorError:

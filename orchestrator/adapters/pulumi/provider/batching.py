@@ -107,12 +107,11 @@ class ZoneWriter:
         loop = asyncio.get_running_loop()
         done: asyncio.Future[None] = loop.create_future()
         self._pending.append((change, done))
-        if self._in_flight:
-            pass  # sent when the batch in flight returns
-        elif len(self._pending) >= self.max_batch:
-            self._flush()
-        elif self._timer is None:
-            self._timer = loop.call_later(self.window, self._flush)
+        if not self._in_flight:  # else it goes when the batch in flight returns
+            if len(self._pending) >= self.max_batch:
+                self._flush()
+            elif self._timer is None:
+                self._timer = loop.call_later(self.window, self._flush)
         await done
 
     def _flush(self) -> None:
