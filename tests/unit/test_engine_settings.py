@@ -65,3 +65,55 @@ def test_the_engine_is_checked_once_per_process_and_again_when_rebuilt(
     os.utime(binary, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))
     environment.locate_engine()
     assert asked == [binary, binary]
+
+
+def test_engine_runs_use_the_projects_pulumi_home_with_the_users_plugins(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    user = tmp_path / "user-home"
+    (user / "plugins").mkdir(parents=True)
+    (user / "credentials.json").write_text("{}")
+    monkeypatch.setenv("PULUMI_HOME", str(user))
+    monkeypatch.delenv(environment.ENGINE_LOGS_ENV, raising=False)
+    root = tmp_path / "project"
+    home = environment.engine_home(root)
+    assert home == root / ".orchestrator" / "pulumi-home"
+    assert (home / "plugins").resolve() == (user / "plugins").resolve()
+    assert (home / "credentials.json").resolve() == (user / "credentials.json").resolve()
+    # The CLI's automatic log needs a directory there: a regular file turns it off.
+    assert (home / "logs").is_file()
+    assert environment.engine_home(root) == home  # idempotent: a second run changes nothing
+
+
+def test_a_user_without_plugins_gets_no_dangling_link(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PULUMI_HOME", str(tmp_path / "empty"))
+    home = environment.engine_home(tmp_path / "project")
+    assert not (home / "plugins").exists() and not (home / "plugins").is_symlink()
+
+
+def test_the_engine_log_can_be_kept_and_is_set_aside_when_turned_off(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PULUMI_HOME", str(tmp_path / "user"))
+    root = tmp_path / "project"
+    environment.engine_home(root)
+    monkeypatch.setenv(environment.ENGINE_LOGS_ENV, "1")
+    home = environment.engine_home(root)
+    assert not (home / "logs").exists()  # the CLI makes the directory and logs into it
+    (home / "logs").mkdir()
+    (home / "logs" / "run.log").write_text("kept")
+    monkeypatch.setenv(environment.ENGINE_LOGS_ENV, "0")
+    environment.engine_home(root)
+    assert (home / "logs").is_file()
+    kept = list(home.glob("logs-kept-*/run.log"))
+    assert [p.read_text() for p in kept] == ["kept"]  # set aside, never deleted
+
+
+def test_engine_env_points_pulumi_at_the_projects_home(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PULUMI_HOME", str(tmp_path / "user"))
+    env = environment.engine_env(tmp_path, Engine(root=tmp_path / "engine", version="0"), warn=False)
+    assert env["PULUMI_HOME"] == str(environment.engine_home(tmp_path))

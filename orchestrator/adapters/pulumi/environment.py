@@ -7,15 +7,18 @@ running `pulumi` by hand) behave the same.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.metadata
 import os
 import shutil
 import subprocess
 import sys
+import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
+from orchestrator.adapters.files.paths import state_dir
 from orchestrator.domain.errors import EnvironmentProblem
 
 # Documented in docs/engine.md. Local state only: production sets its own passphrase
@@ -102,6 +105,7 @@ def engine_env(project_root: Path, engine: Engine | None = None, *, warn: bool =
     env: dict[str, str] = {
         "PULUMI_SKIP_UPDATE_CHECK": "true",
         "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
+        "PULUMI_HOME": str(engine_home(project_root)),
         # The language host and the provider plugin run with this interpreter.
         "ORCHESTRATOR_PYTHON": sys.executable,
         "PATH": os.pathsep.join(
@@ -122,6 +126,47 @@ def engine_env(project_root: Path, engine: Engine | None = None, *, warn: bool =
                 stacklevel=2,
             )
     return env
+
+
+# Set to 1 to keep the CLI's automatic log of every engine run (docs/engine.md, "The engine's
+# own log"): for a support case, read with `pulumi logs decrypt`.
+ENGINE_LOGS_ENV = "ORCHESTRATOR_PULUMI_LOGS"
+# Entries of the user's Pulumi home that the project's engine runs share with it.
+SHARED_HOME_ENTRIES = ("plugins", "credentials.json")
+
+
+def user_pulumi_home() -> Path:
+    return Path(os.environ.get("PULUMI_HOME") or Path.home() / ".pulumi")
+
+
+def engine_home(project_root: Path) -> Path:
+    """The Pulumi home of this project's engine runs: <state>/pulumi-home.
+
+    Pulumi 3.259 writes a debug-level log of every run, every resource's properties included,
+    gzipped and encrypted, to <home>/logs; at 3,000 resources that costs about a third of the
+    engine's CPU in a preview. A regular file named `logs` where the CLI wants that directory
+    turns the log off (the CLI then runs without it). The plugins and credentials of the
+    user's own Pulumi home stay in use through links.
+    """
+    home = state_dir(project_root) / "pulumi-home"
+    home.mkdir(parents=True, exist_ok=True)
+    user = user_pulumi_home()
+    for name in SHARED_HOME_ENTRIES:
+        link, target = home / name, user / name
+        if target.exists() and not link.is_symlink() and not link.exists():
+            with contextlib.suppress(FileExistsError):  # a concurrent run made it
+                link.symlink_to(target)
+    logs = home / "logs"
+    keep = os.environ.get(ENGINE_LOGS_ENV, "").strip().lower() in ("1", "true", "yes", "on")
+    if keep and logs.is_file():
+        logs.unlink(missing_ok=True)
+    elif not keep and logs.is_dir():
+        # Kept from a run with the log on: set aside, never deleted by the orchestrator.
+        with contextlib.suppress(FileNotFoundError):  # a concurrent run moved it
+            logs.rename(home / f"logs-kept-{time.time_ns()}")
+    if not keep:
+        logs.touch()
+    return home
 
 
 def which_pulumi(env: dict[str, str]) -> str | None:
