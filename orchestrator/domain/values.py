@@ -6,6 +6,8 @@ addresses, CNAME as a name without trailing dot, TXT as the plain text without q
 
 from __future__ import annotations
 
+import functools
+
 import dns.name
 import dns.rdata
 import dns.rdataclass
@@ -66,7 +68,13 @@ def from_zone_text(rtype: str, text: str) -> str:
     return from_rdata(dns.rdata.from_text(dns.rdataclass.IN, dns.rdatatype.from_text(rtype), text))
 
 
+@functools.lru_cache(maxsize=1 << 16)
+def _canonical_value(rtype: str, value: str) -> str:
+    # Cached: a refresh and a preview compare every record set's values several times (Read,
+    # Diff of the refresh, Diff of the update), and each parse is a dnspython rdata parse.
+    return from_zone_text(rtype, to_zone_text(rtype, value))
+
+
 def canonical(rtype: str, values: list[str] | tuple[str, ...]) -> list[str]:
     """Sorted, de-duplicated canonical values (so equal sets compare equal)."""
-    norm = {from_zone_text(rtype, to_zone_text(rtype, v)) for v in values}
-    return sorted(norm)
+    return sorted({_canonical_value(rtype, v) for v in values})

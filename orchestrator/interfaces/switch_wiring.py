@@ -115,6 +115,7 @@ class PulumiSwitchEngine:
         target: Sequence[str] | None = None,
         exclude: Sequence[str] | None = None,
         database_mode: str | None = None,
+        refresh: bool = False,
     ) -> None:
         project = self._project()
         env = {**fence, **({DATABASE_MODE_ENV: database_mode} if database_mode else {})}
@@ -123,8 +124,10 @@ class PulumiSwitchEngine:
             "target": list(target) if target else None,
             "exclude": list(exclude) if exclude else None,
             "extra_env": env,
-            "refresh": False,  # the switch refreshed once, under its lease, before planning
+            # The switch refreshes once, under its lease: before its first update, or in it.
+            "refresh": refresh,
             "skip_checkpoints": True,  # a killed update is redone by --resume (docs/engine.md)
+            "events": False,  # the preflight planned it; the engine's event stream is not read
         }
         if to_groups is None:
             project.up(**kwargs)

@@ -131,6 +131,7 @@ class StackEngine(Protocol):
         target: Sequence[str] | None = None,
         exclude: Sequence[str] | None = None,
         database_mode: str | None = None,
+        refresh: bool = False,
     ) -> None: ...
     def database_urns(self, changes: Sequence[Change], sides: Sequence[tuple[str, str]]) -> list[str]:
         """The URNs of the database resources of (pair, group) that the plan changes."""

@@ -117,3 +117,51 @@ def test_engine_env_points_pulumi_at_the_projects_home(
     monkeypatch.setenv("PULUMI_HOME", str(tmp_path / "user"))
     env = environment.engine_env(tmp_path, Engine(root=tmp_path / "engine", version="0"), warn=False)
     assert env["PULUMI_HOME"] == str(environment.engine_home(tmp_path))
+
+
+def test_a_stack_file_is_parsed_once_per_text_and_callers_get_their_own_copy(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from orchestrator.adapters.pulumi import stackconfig
+
+    monkeypatch.setattr(stackconfig, "_PARSED", {})
+    loads: list[str] = []
+    real = yaml.load
+
+    def counting(text: str, Loader: object) -> object:  # noqa: N803 (PyYAML's name)
+        loads.append(text)
+        return real(text, Loader=Loader)  # noqa: S506
+
+    monkeypatch.setattr(stackconfig.yaml, "load", counting)
+    text = "config:\n  orchestrator:activeGroups: [group-a]\n"
+    first = stackconfig.parse_yaml(text)
+    first["config"]["orchestrator:activeGroups"].append("changed by a caller")
+    assert stackconfig.parse_yaml(text) == {"config": {"orchestrator:activeGroups": ["group-a"]}}
+    assert len(loads) == 1
+    assert stackconfig.parse_yaml(text.replace("group-a", "group-b"))["config"] != first["config"]
+    assert len(loads) == 2  # another text (the file changed): parsed again
+
+
+def test_the_version_check_and_the_automation_api_share_one_pulumi_version_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pulumi import automation as auto
+
+    version = environment.pulumi_version()
+    binary = tmp_path / "pulumi" / f"v{version}" / "bin" / "pulumi"
+    binary.parent.mkdir(parents=True)
+    binary.write_text("#!/bin/sh\n")
+    monkeypatch.setenv("ORCHESTRATOR_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(environment, "_checked", {})
+    monkeypatch.setattr(environment, "_commands", {})
+    made: list[str] = []
+
+    class Command:  # stands for auto.PulumiCommand, whose constructor runs `pulumi version`
+        def __init__(self, root: str, skip_version_check: bool = False) -> None:
+            made.append(root)
+            self.version = version
+
+    monkeypatch.setattr(auto, "PulumiCommand", Command)
+    engine = environment.locate_engine()
+    assert environment.pulumi_command(engine) is environment.pulumi_command(engine)
+    assert made == [str(engine.root)]

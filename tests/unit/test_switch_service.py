@@ -56,6 +56,7 @@ class FakeEngine:
         self.drift = False  # someone changed the live zones after the review
         self.databases: tuple[PrimaryMove, ...] = ()
         self.fail_up: OrchestratorError | None = None
+        self.refreshed_in_update = 0  # refreshes done by the flip's update itself
 
     def plan(
         self,
@@ -109,8 +110,13 @@ class FakeEngine:
         target: Sequence[str] | None = None,
         exclude: Sequence[str] | None = None,
         database_mode: str | None = None,
+        refresh: bool = False,
     ) -> None:
         assert fence and message
+        if refresh:  # the update refreshes first, under the same lease
+            assert not target, "a targeted update would refresh only its targets"
+            self.calls.append(("refresh",))
+            self.refreshed_in_update += 1
         self.calls.append(("up", to_groups, tuple(target or ()), tuple(exclude or ()), database_mode))
         if self.fail_up is not None:
             raise self.fail_up
@@ -322,13 +328,15 @@ def test_step_order_one_refresh_one_update(rig: Rig) -> None:
     }
     # The review (refreshing in memory), then under the lease: the same check again (a
     # refused switch writes nothing), one state refresh once it passed, and one update
-    # (creates/updates, then deletes) with the new set.
+    # (creates/updates, then deletes) with the new set. With no database to move, the
+    # refresh is the update's own (one engine run fewer).
     assert rig.engine.calls == [
         ("plan", True, False),
         ("plan", True, True),
         ("refresh",),
         ("up", B, (), (), None),
     ]
+    assert rig.engine.refreshed_in_update == 1
     assert rig.engine.applied == B and rig.engine.config == B
     assert rig.health.calls == ["baseline", "verify"]
     held = rig.lease.held[-1]
@@ -538,6 +546,10 @@ def test_database_moves_demote_then_promote_then_flip(rig: Rig) -> None:
         ("up", B, ("urn:db:orders:group-b",), (), "planned"),
         ("up", B, (), (), None),
     ]
+    # The targeted database updates would refresh only their targets: the state refresh
+    # is its own engine run, before the first of them.
+    assert rig.engine.calls.index(("refresh",)) < rig.engine.calls.index(rig.engine.ups()[0])
+    assert rig.engine.refreshed_in_update == 0
     done = statuses(rig.journal.load(record.id))
     assert done[S.DEMOTE_PRIMARY] == "completed" and done[S.PROMOTE_PRIMARY] == "completed"
 

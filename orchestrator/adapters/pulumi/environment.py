@@ -17,9 +17,13 @@ import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from orchestrator.adapters.files.paths import state_dir
 from orchestrator.domain.errors import EnvironmentProblem
+
+if TYPE_CHECKING:
+    from pulumi import automation as auto
 
 # Documented in docs/engine.md. Local state only: production sets its own passphrase
 # (or a KMS secrets provider) through the environment.
@@ -58,14 +62,30 @@ class Engine:
         return self.bin_dir / "pulumi"
 
 
+# The Automation API's handle on each CLI binary. Creating one runs `pulumi version`, which is
+# also how the engine's version is checked: one process start instead of two per command.
+_commands: dict[Path, auto.PulumiCommand] = {}
+
+
 def _reported_version(binary: Path) -> str | None:
+    from pulumi import automation as auto  # the Automation API only once a command needs it
+
     try:
-        out = subprocess.run(
-            [str(binary), "version"], capture_output=True, text=True, timeout=30, check=False
-        )
-    except OSError:
+        # The pin is checked by locate_engine (exactly), not by the API's minimum version.
+        command = auto.PulumiCommand(root=str(binary.parent.parent), skip_version_check=True)
+    except (OSError, subprocess.SubprocessError):
         return None
-    return out.stdout.strip().lstrip("v") or None
+    _commands[binary] = command
+    return str(command.version) if command.version else None
+
+
+def pulumi_command(engine: Engine) -> auto.PulumiCommand:
+    """The Automation API's PulumiCommand for `engine`, one per binary and process."""
+    from pulumi import automation as auto
+
+    if engine.pulumi not in _commands:
+        _commands[engine.pulumi] = auto.PulumiCommand(root=str(engine.root), skip_version_check=True)
+    return _commands[engine.pulumi]
 
 
 # Engines already checked in this process, by binary and its modification time: a switch

@@ -20,7 +20,7 @@ from pulumi import automation as auto
 from orchestrator.adapters.dns.registry import LOCAL_PROVIDERS
 from orchestrator.adapters.files.paths import stack_config_file, state_dir
 from orchestrator.adapters.pulumi import attach
-from orchestrator.adapters.pulumi.environment import Engine, engine_env, locate_engine
+from orchestrator.adapters.pulumi.environment import Engine, engine_env, locate_engine, pulumi_command
 from orchestrator.adapters.pulumi.stackconfig import TOPOLOGY_KEY, stack_config
 from orchestrator.domain.errors import ConflictError, OrchestratorError, UsageError
 from orchestrator.ports.stack import PolicyViolations
@@ -107,19 +107,11 @@ def _policy_refusal(events: list[auto.EngineEvent]) -> bool:
     )
 
 
-_commands: dict[Engine, auto.PulumiCommand] = {}
 # Steps in flight in an update whose record sets all go through the project's plugin. Its
 # writes to one zone meet in one batch (provider/batching.py), so more steps in flight make
 # fewer, larger writes: at 1,000 hostnames, 1,900 PATCHes and about 25 s at the engine's
 # default (4 per core), 330 and 12 s at 64. Cloud zones keep the default: their APIs throttle.
 PLUGIN_PARALLEL = 64
-
-
-def _command(engine: Engine) -> auto.PulumiCommand:
-    """One PulumiCommand per engine and process: creating one runs `pulumi version`."""
-    if engine not in _commands:
-        _commands[engine] = auto.PulumiCommand(root=str(engine.root), version=None)
-    return _commands[engine]
 
 
 class ProjectStack:
@@ -143,7 +135,7 @@ class ProjectStack:
 
     def workspace(self) -> auto.LocalWorkspace:
         return auto.LocalWorkspace(
-            work_dir=str(self.root), pulumi_command=_command(self.engine), env_vars=self.env
+            work_dir=str(self.root), pulumi_command=pulumi_command(self.engine), env_vars=self.env
         )
 
     def stack(self) -> auto.Stack:
@@ -217,17 +209,20 @@ class ProjectStack:
         extra_env: Mapping[str, str] | None = None,
         refresh: bool = True,
         skip_checkpoints: bool = False,
+        events: bool = True,
     ) -> tuple[auto.UpResult, list[ResourceChange]]:
         """One update. `skip_checkpoints`: state is written once, at the end, not around every
         resource step (docs/engine.md, "Checkpoints and refreshes": only for callers that can
-        redo a killed update, such as a switch)."""
-        events: list[auto.EngineEvent] = []
+        redo a killed update, such as a switch). `events=False`: no engine event stream (the
+        changes come back empty), for callers that planned already: at 3,000 resources the
+        engine writes, and the Automation API parses, about 6,000 JSON events per update."""
+        collected: list[auto.EngineEvent] = []
         env = {**(extra_env or {}), **({SKIP_CHECKPOINTS_ENV: "true"} if skip_checkpoints else {})}
         try:
             with self._extra_env(env):
                 result = self.stack().up(
                     on_output=on_output,
-                    on_event=events.append,
+                    on_event=collected.append if events or policy_packs else None,
                     parallel=self._update_parallel,
                     refresh=refresh,
                     config_file=str(config_file) if config_file else None,
@@ -241,10 +236,10 @@ class ProjectStack:
         except auto.errors.CommandError as exc:
             # The Automation API's up skips the preview: stack policies run after the writes.
             # Gate with a preview (policy_packs there); here a refusal is only reported.
-            if policy_packs and _policy_refusal(events):
-                raise PolicyViolations(self.name, events, changes_from_events(events)) from exc
+            if policy_packs and _policy_refusal(collected):
+                raise PolicyViolations(self.name, collected, changes_from_events(collected)) from exc
             raise translate_failure(exc, self.name) from exc
-        return result, changes_from_events(events)
+        return result, changes_from_events(collected)
 
     @cached_property
     def _update_parallel(self) -> int | None:

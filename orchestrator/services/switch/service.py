@@ -14,10 +14,10 @@ the providers is fenced by the lease epoch, and the lease is checked before ever
 a writer whose lease is gone stops before it writes.
 
 Engine work per switch (docs/engine.md, "Checkpoints and refreshes"): one refresh, under
-the lease, before the preflight preview; the updates then skip their own refresh and
-their per-step checkpoints. A kill -9 in an update loses at most that update's state
-changes; --resume refreshes first and re-applies them (every provider operation is
-idempotent).
+the lease, once the preflight accepted the plan (inside the flip's update when no database
+moves); the other updates skip their own refresh, and all skip per-step checkpoints. A
+kill -9 in an update loses at most that update's state changes; --resume refreshes first
+and re-applies them (every provider operation is idempotent).
 """
 
 from __future__ import annotations
@@ -123,6 +123,7 @@ class SwitchService:
         self._durations: dict[str, float] = {}
         self._fence: Mapping[str, str] = {}
         self._deletes_done = False
+        self._refresh_pending = False  # the preflight left the state refresh to the flip's update
         self._show: Callable[[SwitchPlan], None] | None = None
 
     @property
@@ -402,8 +403,13 @@ class SwitchService:
                     switch_id=record.id,
                 )
             # The switch's one state refresh, under the lease and once the plan is accepted: the
-            # updates after it skip their own refresh and per-step checkpoints.
-            self.deps.engine.refresh(fence=self._fence)
+            # updates after it skip their own refresh and per-step checkpoints. With no
+            # database to move, the flip's update is the first and only one: it refreshes
+            # itself (one engine run fewer); the targeted database updates need it before.
+            if current.plan.databases:
+                self.deps.engine.refresh(fence=self._fence)
+            else:
+                self._refresh_pending = True
             self.audit.append(ev.PREFLIGHT_PASSED, switch_id=record.id, fingerprint=current.plan.fingerprint)
             return current
 
@@ -458,8 +464,12 @@ class SwitchService:
                 # One update: creates and updates first, then (the engine waits for all of
                 # them) the deletes that cleanup-inactive stands for: make-before-break.
                 self.deps.engine.up(
-                    to_groups=tuple(record.to_groups), message=self._message(record), fence=self._fence
+                    to_groups=tuple(record.to_groups),
+                    message=self._message(record),
+                    fence=self._fence,
+                    refresh=self._refresh_pending,
                 )
+                self._refresh_pending = False
                 self._deletes_done = "delete" in ops
             lease.assert_held()
             if self.deps.engine.record_active_groups(tuple(record.to_groups)):
