@@ -113,9 +113,8 @@ class FakeEngine:
         refresh: bool = False,
     ) -> None:
         assert fence and message
-        if refresh:  # the update refreshes first, under the same lease
-            assert not target, "a targeted update would refresh only its targets"
-            self.calls.append(("refresh",))
+        if refresh:  # the update refreshes first (only its targets, if it has any)
+            self.calls.append(("refresh", *(target or ())))
             self.refreshed_in_update += 1
         self.calls.append(("up", to_groups, tuple(target or ()), tuple(exclude or ()), database_mode))
         if self.fail_up is not None:
@@ -546,10 +545,17 @@ def test_database_moves_demote_then_promote_then_flip(rig: Rig) -> None:
         ("up", B, ("urn:db:orders:group-b",), (), "planned"),
         ("up", B, (), (), None),
     ]
-    # The targeted database updates would refresh only their targets: the state refresh
-    # is its own engine run, before the first of them.
-    assert rig.engine.calls.index(("refresh",)) < rig.engine.calls.index(rig.engine.ups()[0])
-    assert rig.engine.refreshed_in_update == 0
+    # Each update refreshes what it changes, in the same engine run: a targeted refresh reads
+    # only its targets, so the flip's update refreshes everything before it writes.
+    assert [c for c in rig.engine.calls if c[0] != "plan"] == [
+        ("refresh", "urn:db:orders:group-a"),
+        ("up", B, ("urn:db:orders:group-a",), (), "planned"),
+        ("refresh", "urn:db:orders:group-b"),
+        ("up", B, ("urn:db:orders:group-b",), (), "planned"),
+        ("refresh",),
+        ("up", B, (), (), None),
+    ]
+    assert rig.engine.refreshed_in_update == 3
     done = statuses(rig.journal.load(record.id))
     assert done[S.DEMOTE_PRIMARY] == "completed" and done[S.PROMOTE_PRIMARY] == "completed"
 

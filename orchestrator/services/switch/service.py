@@ -13,9 +13,9 @@ runs deletes only after every other step has finished; docs/engine.md). Every wr
 the providers is fenced by the lease epoch, and the lease is checked before every step, so
 a writer whose lease is gone stops before it writes.
 
-Engine work per switch (docs/engine.md, "Checkpoints and refreshes"): one refresh, under
-the lease, once the preflight accepted the plan (inside the flip's update when no database
-moves); the other updates skip their own refresh, and all skip per-step checkpoints. A
+Engine work per switch (docs/engine.md, "Checkpoints and refreshes"): under the lease, once
+the preflight accepted the plan, each update refreshes what it changes (a database update
+its targets, the flip everything) in the same engine run; all skip per-step checkpoints. A
 kill -9 in an update loses at most that update's state changes; --resume refreshes first
 and re-applies them (every provider operation is idempotent).
 """
@@ -123,7 +123,7 @@ class SwitchService:
         self._durations: dict[str, float] = {}
         self._fence: Mapping[str, str] = {}
         self._deletes_done = False
-        self._refresh_pending = False  # the preflight left the state refresh to the flip's update
+        self._refresh_pending = False  # the preflight left the state refresh to the updates
         self._show: Callable[[SwitchPlan], None] | None = None
 
     @property
@@ -402,14 +402,10 @@ class SwitchService:
                     mode=record.mode,
                     switch_id=record.id,
                 )
-            # The switch's one state refresh, under the lease and once the plan is accepted: the
-            # updates after it skip their own refresh and per-step checkpoints. With no
-            # database to move, the flip's update is the first and only one: it refreshes
-            # itself (one engine run fewer); the targeted database updates need it before.
-            if current.plan.databases:
-                self.deps.engine.refresh(fence=self._fence)
-            else:
-                self._refresh_pending = True
+            # The state is refreshed under the lease once the plan is accepted, by the updates
+            # themselves (no engine run of its own): each database update refreshes what it
+            # targets, the flip's update everything before it writes.
+            self._refresh_pending = True
             self.audit.append(ev.PREFLIGHT_PASSED, switch_id=record.id, fingerprint=current.plan.fingerprint)
             return current
 
@@ -450,6 +446,7 @@ class SwitchService:
                 message=self._message(record),
                 fence=self._fence,
                 database_mode=record.mode,
+                refresh=self._refresh_pending,  # a targeted refresh reads only these targets
             )
             lease.assert_held()
 
