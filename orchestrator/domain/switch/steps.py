@@ -31,15 +31,16 @@ STEPS: tuple[str, ...] = (
 
 # Seconds, for the local environment; see the module docstring.
 EXPECTED_SECONDS: dict[str, float] = {
-    ACQUIRE_LEASE: 0.5,
-    PREFLIGHT: 4.0,
+    # Measured on the demo (3 hostnames, one PostgreSQL pair; docs/switch.md), 2 cores.
+    ACQUIRE_LEASE: 0.1,
+    PREFLIGHT: 2.0,  # one preview with the policy pack
     LOWER_TTL: 0.0,
-    DEMOTE_PRIMARY: 3.0,  # bench/bench_database.py: ~2.8 s (a targeted update; shutdown + restart)
-    PROMOTE_PRIMARY: 3.0,  # ~2.7 s (a targeted update; replay wait + pg_promote)
-    FLIP_DNS: 5.0,
-    CLEANUP_INACTIVE: 5.0,
-    VERIFY: 2.0,  # plus up to TTL + 5 s while caching vantages (Unbound) expire
-    RELEASE_LEASE: 0.5,
+    DEMOTE_PRIMARY: 2.0,  # a targeted update: refresh of its targets, shutdown + restart
+    PROMOTE_PRIMARY: 2.0,  # a targeted update: replay wait + pg_promote
+    FLIP_DNS: 2.0,  # one update: refresh, creates and updates, then deletes
+    CLEANUP_INACTIVE: 0.0,  # the flip's update did the deletes; an update only on a resume
+    VERIFY: 1.0,  # plus up to TTL + 5 s while caching vantages (Unbound) expire
+    RELEASE_LEASE: 0.1,
 }
 
 # Steps that do nothing until their feature lands, and say why in the report.
