@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 from orchestrator.adapters.processes import alive
 
@@ -88,3 +89,66 @@ def test_the_attached_provider_plugin_exits_when_its_starter_is_killed(tmp_path)
         pid, attach_to = parent.stdout.readline().split()
         assert attach_to.startswith("orchestrator:") and int(attach_to.split(":")[1]) > 0
     _orphan_exits(parent, int(pid), "provider plugin")
+
+
+STUBBORN = """
+import signal, time
+signal.signal(signal.SIGINT, signal.SIG_IGN)  # as a program blocked inside a gRPC call
+print("ready", flush=True)
+time.sleep(60)
+"""
+
+
+def test_the_language_host_stops_its_program_when_the_engine_closes_it(tmp_path):
+    """The engine closes a plugin with SIGINT to its process group and kills it only 5 s
+    later; a program still running then (a preview the policy pack refused leaves it waiting
+    inside a gRPC call) must not hold the host, and the engine, for those 5 s."""
+    import grpc
+    from pulumi.runtime.proto import language_pb2, language_pb2_grpc
+
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    runner = bin_dir / "pulumi-language-python-exec"  # stands for Pulumi's program runner
+    runner.write_text(STUBBORN)
+    runner.chmod(0o755)
+    env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
+    host = subprocess.Popen(
+        [sys.executable, "-m", "orchestrator.adapters.pulumi.langhost"],
+        stdout=subprocess.PIPE,
+        env=env,
+        start_new_session=True,  # its own process group, as the engine starts it
+        text=True,
+    )
+    try:
+        port = int(host.stdout.readline())
+        channel = grpc.insecure_channel(f"127.0.0.1:{port}")
+        run = language_pb2_grpc.LanguageRuntimeStub(channel).Run.future(
+            language_pb2.RunRequest(pwd=str(tmp_path), program=".", project="p", stack="s")
+        )
+        deadline = time.monotonic() + 20
+        while not any("langhost_exec" in " ".join(_cmdline(p)) for p in _children(host.pid)):
+            assert time.monotonic() < deadline, "the program never started"
+            time.sleep(0.05)  # polling a condition with a deadline
+        os.killpg(host.pid, signal.SIGINT)
+        host.wait(timeout=4)  # well inside the engine's 5 s
+        run.cancel()
+        channel.close()
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(host.pid, signal.SIGKILL)
+
+
+def _children(pid: int) -> list[int]:
+    """Children of every thread of `pid` (the host starts programs from its gRPC threads)."""
+    out: list[int] = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        with contextlib.suppress(OSError):
+            out += [int(c) for c in (task / "children").read_text().split()]
+    return out
+
+
+def _cmdline(pid: int) -> list[str]:
+    try:
+        return open(f"/proc/{pid}/cmdline", "rb").read().decode().split("\0")
+    except OSError:
+        return []

@@ -309,6 +309,11 @@ def main() -> None:
     try:
         server.wait_for_termination()
     except KeyboardInterrupt:
+        # The engine closes its plugins with SIGINT, then waits 5 s before it kills them. A
+        # program still running then is one the engine gave up on (a preview refused by the
+        # policy pack leaves it waiting in SignalAndWaitForShutdown, deaf to SIGINT inside a
+        # gRPC call): stop it now, or every refused preview takes those 5 s longer.
+        _CHILDREN.kill_all()
         server.stop(grace=1)
 
 
