@@ -16,7 +16,10 @@ PowerDNS zone and the three local lease servers:
    TXTs swapped to group-b's owner, the active-groups TXT flipped), checked afterwards;
 6. the floor: one PowerDNS PATCH carrying the whole change back.
 
-    .venv/bin/python bench/bench_switch.py [--sizes 100,1000] [--json]
+    .venv/bin/python bench/bench_switch.py [--sizes 100,1000] [--groups 2] [--json]
+
+`--groups 50`: fifty groups, every hostname served by one group of each half, the switch
+moving the active set from the first 25 groups to the other 25.
 
 The targets are local workload HTTP servers (devenv), so the health policy and the verify
 step run for real.
@@ -59,21 +62,43 @@ ADDRESSES = {
     "group-a": [f"127.0.130.{i}" for i in range(1, 5)],
     "group-b": [f"127.0.140.{i}" for i in range(1, 5)],
 }
+
+
 STEP_LINE = re.compile(r"^\s+(?P<step>[a-z-]+)\s+(?P<secs>\d+\.\d+)s$")
 OCTODNS_SYNC = Path(sys.executable).with_name("octodns-sync")
 
 
-def topology(hosts: int, port: int, health: bool = True) -> dict[str, Any]:
+def groups_for(count: int) -> dict[str, list[str]]:
+    """The groups and their workload addresses. Two: group-a and group-b (ADDRESSES); more
+    (`--groups`, even): g00.. with one address each, the first half active before the switch."""
+    if count == 2:
+        return ADDRESSES
+    return {f"g{k:02d}": [f"127.0.{150 + k // 100}.{1 + k % 100}"] for k in range(count)}
+
+
+def halves(groups: dict[str, list[str]]) -> tuple[list[str], list[str]]:
+    """(active before the switch, active after it)."""
+    names = list(groups)
+    return names[: len(names) // 2], names[len(names) // 2 :]
+
+
+def topology(
+    hosts: int, port: int, health: bool = True, groups: dict[str, list[str]] = ADDRESSES
+) -> dict[str, Any]:
+    """Every hostname is served by one group of each half (so every A record set changes in a
+    switch): with two groups, by both; each group's hostnames take its addresses in turn."""
     check = {"health": {"port": port, "path": "/healthz"}} if health else {}
-
-    def group(name: str) -> dict[str, Any]:
-        addrs = ADDRESSES[name]
-        return {"endpoints": {f"h{i}.{ZONE}": {"a": [addrs[i % len(addrs)]], **check} for i in range(hosts)}}
-
+    before, after = halves(groups)
+    endpoints: dict[str, dict[str, Any]] = {g: {} for g in groups}
+    for i in range(hosts):
+        for half in (before, after):
+            g = half[i % len(half)]
+            addrs = groups[g]
+            endpoints[g][f"h{i}.{ZONE}"] = {"a": [addrs[i % len(addrs)]], **check}
     return {
         "ttl": 30,
         "zones": [{"name": ZONE, "provider": "powerdns", "settings": {"server": "dev"}}],
-        "groups": {"group-a": group("group-a"), "group-b": group("group-b")},
+        "groups": {g: {"endpoints": endpoints[g]} for g in groups},
     }
 
 
@@ -206,9 +231,14 @@ def octodns_config(tmp: Path, pdns: PowerDns, want: dict[tuple[str, str], dict[s
     return path
 
 
-def one_size(n: int, tmp: Path, state_dir: Path, pdns: PowerDns, port: int, health: bool) -> dict[str, Any]:
+def one_size(
+    n: int, tmp: Path, state_dir: Path, pdns: PowerDns, port: int, health: bool, groups: dict[str, list[str]]
+) -> dict[str, Any]:
+    before_set, after_set = halves(groups)
     proj = TempProject.create(tmp / f"n{n}", state_dir, stack=f"bench{n}")
-    proj.write_stack(topology(n, port, health), ["group-a"], lease={"kind": "dns-quorum", "servers": "dev"})
+    proj.write_stack(
+        topology(n, port, health, groups), before_set, lease={"kind": "dns-quorum", "servers": "dev"}
+    )
     env = proj.env()
     os.environ.update({k: env[k] for k in ("PULUMI_CONFIG_PASSPHRASE", "ORCHESTRATOR_ROOT")})
     stack = ProjectStack(proj.root, proj.stack)
@@ -219,7 +249,8 @@ def one_size(n: int, tmp: Path, state_dir: Path, pdns: PowerDns, port: int, heal
     before = pdns.rrsets()
     # Without health URLs the health policy has nothing to measure: overridden, audited.
     override = [] if health else ["--override-policy", "target-group-healthy", "--reason", "benchmark"]
-    base = [str(ORCHESTRATOR), "switch", "--stack", proj.stack, "--to", "group-b", *override]
+    to = [arg for g in after_set for arg in ("--to", g)]
+    base = [str(ORCHESTRATOR), "switch", "--stack", proj.stack, *to, *override]
     dry, _, _ = timed_process([*base, "--dry-run", "--format", "json"], env, proj.root)
     total, peak, out = timed_process([*base, "--yes"], env, proj.root)
     steps = {m["step"]: float(m["secs"]) for m in map(STEP_LINE.match, out.splitlines()) if m}
@@ -227,7 +258,7 @@ def one_size(n: int, tmp: Path, state_dir: Path, pdns: PowerDns, port: int, heal
     changed = sum(1 for k in set(before) | set(after) if before.get(k) != after.get(k))
     # The engine alone: the same change back, one `pulumi up` with the switch's engine settings
     # (no refresh, no per-step checkpoint; docs/engine.md).
-    with planned_config(stack_config_file(proj.root, proj.stack), ("group-a",)) as cfg:
+    with planned_config(stack_config_file(proj.root, proj.stack), tuple(before_set)) as cfg:
         t0 = time.perf_counter()
         stack.up(config_file=cfg, refresh=False, skip_checkpoints=True)
         raw = time.perf_counter() - t0
@@ -248,6 +279,7 @@ def one_size(n: int, tmp: Path, state_dir: Path, pdns: PowerDns, port: int, heal
     assert pdns.rrsets() == before
     return {
         "hostnames": n,
+        "groups": len(groups),
         "health_urls": health,
         "record_set_changes": changed,
         "deploy_s": round(deploy, 2),
@@ -275,10 +307,19 @@ def main() -> None:
         help="hostnames without health URLs (the language host cannot pass the config of ~900+ "
         "hostnames with health URLs until issue 12 item 6 lands)",
     )
+    ap.add_argument(
+        "--groups",
+        type=int,
+        default=2,
+        help="groups in the topology (even; the switch moves from the first half to the second)",
+    )
     args = ap.parse_args()
+    if args.groups < 2 or args.groups % 2 or args.groups > 200:
+        ap.error(f"--groups {args.groups}: give an even number from 2 to 200")
     sizes = [int(s) for s in args.sizes.split(",")]
-    port = pick_common_tcp_port([a for addrs in ADDRESSES.values() for a in addrs])
-    with local_powerdns(ZONE, workloads=workloads_for(ADDRESSES, port)) as (tmp, env):
+    groups = groups_for(args.groups)
+    port = pick_common_tcp_port([a for addrs in groups.values() for a in addrs])
+    with local_powerdns(ZONE, workloads=workloads_for(groups, port)) as (tmp, env):
         pdns = PowerDns(env.state_dir)
         if not args.json:
             cols = (
@@ -295,7 +336,7 @@ def main() -> None:
             )
             print(" ".join(f"{c:>9}" for c in cols), flush=True)
         for n in sizes:
-            r = one_size(n, tmp, env.state_dir, pdns, port, health=not args.no_health)
+            r = one_size(n, tmp, env.state_dir, pdns, port, health=not args.no_health, groups=groups)
             if args.json:
                 print(json.dumps(r, sort_keys=True), flush=True)
                 continue
