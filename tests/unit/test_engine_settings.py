@@ -41,15 +41,23 @@ def test_a_stack_file_without_zones_keeps_the_engine_default(tmp_path: Path) -> 
     assert _project(tmp_path, [])._update_parallel is None
 
 
-def test_the_engine_is_checked_once_per_process_and_again_when_rebuilt(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    version = environment.pulumi_version()
-    binary = tmp_path / "pulumi" / f"v{version}" / "bin" / "pulumi"
+@pytest.fixture
+def cached_binary(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A CLI of the pinned version in an empty cache, and no engine checked yet."""
+    binary = tmp_path / "pulumi" / f"v{environment.pulumi_version()}" / "bin" / "pulumi"
     binary.parent.mkdir(parents=True)
     binary.write_text("#!/bin/sh\n")
     monkeypatch.setenv("ORCHESTRATOR_CACHE_DIR", str(tmp_path))
     monkeypatch.setattr(environment, "_checked", {})
+    monkeypatch.setattr(environment, "_commands", {})
+    return binary
+
+
+def test_the_engine_is_checked_once_per_process_and_again_when_rebuilt(
+    cached_binary: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    version = environment.pulumi_version()
+    binary = cached_binary
     asked: list[Path] = []
 
     def reported(path: Path) -> str:
@@ -143,17 +151,11 @@ def test_a_stack_file_is_parsed_once_per_text_and_callers_get_their_own_copy(
 
 
 def test_the_version_check_and_the_automation_api_share_one_pulumi_version_run(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    cached_binary: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from pulumi import automation as auto
 
     version = environment.pulumi_version()
-    binary = tmp_path / "pulumi" / f"v{version}" / "bin" / "pulumi"
-    binary.parent.mkdir(parents=True)
-    binary.write_text("#!/bin/sh\n")
-    monkeypatch.setenv("ORCHESTRATOR_CACHE_DIR", str(tmp_path))
-    monkeypatch.setattr(environment, "_checked", {})
-    monkeypatch.setattr(environment, "_commands", {})
     made: list[str] = []
 
     class Command:  # stands for auto.PulumiCommand, whose constructor runs `pulumi version`

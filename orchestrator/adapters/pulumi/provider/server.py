@@ -78,9 +78,6 @@ class OrchestratorProvider(p.Provider):
         # No preview support: the engine never calls Create/Update during a preview.
         return p.ConfigureResponse(accept_secrets=True, accept_resources=True, accept_outputs=False)
 
-    async def check(self, request: p.CheckRequest) -> p.CheckResponse:
-        return p.CheckResponse(inputs=request.new_inputs)  # Servicer.Check: the same, on the wire
-
     async def diff(self, request: p.DiffRequest) -> p.DiffResponse:
         return self.decide_diff(request.type, plain_map(request.old_state), plain_map(request.new_inputs))
 
@@ -187,7 +184,8 @@ class Servicer(ProviderServicer):
         return empty_pb2.Empty()
 
     async def Check(self, request: Any, context: Any) -> Any:  # noqa: N802 (gRPC name)
-        # Inputs are accepted as given (OrchestratorProvider.check): no need to decode them.
+        # Inputs are accepted as given (as the library's default Provider.check does), so
+        # they go back without being decoded.
         return provider_pb2.CheckResponse(inputs=request.news)
 
     async def Diff(self, request: Any, context: Any) -> Any:  # noqa: N802 (gRPC name)

@@ -34,7 +34,6 @@ def _from_struct_value(value: Any) -> Any:
         if SIG_KEY in value.fields:
             raise _Special
         return {k: _from_struct_value(v) for k, v in value.items()}
-
     if isinstance(value, struct_pb2.ListValue):
         return [_from_struct_value(v) for v in value]
     if value == UNKNOWN_WIRE:
