@@ -23,7 +23,9 @@ from typing import Any
 from pulumi_policy import EnforcementLevel, PolicyConfigSchema, PolicyPack, StackValidationPolicy
 from pulumi_policy.proxy import UnknownValueError
 
-from orchestrator.domain.policies import POLICIES, PolicySpec, plain, thresholds_from_json, view_of
+from orchestrator.adapters.processes import exit_with_parent
+from orchestrator.adapters.pulumi.policy_speed import apply as speed_up_pulumi_policy
+from orchestrator.domain.policies import POLICIES, PolicySpec, StackView, plain, thresholds_from_json, view_of
 
 PACK_NAME = "failover-preconditions"
 CONFIG_FILE = Path(__file__).resolve().parent / "config.json"
@@ -34,12 +36,36 @@ def load_thresholds(path: Path = CONFIG_FILE) -> dict[str, dict[str, Any]]:
     return thresholds_from_json(path.read_text())
 
 
+class _ViewOnce:
+    """The stack view of the last resources list seen: the eight policies of one AnalyzeStack
+    share one list (orchestrator.adapters.pulumi.policy_speed), so the view is built once.
+    Holding the list keeps its identity from being reused by another."""
+
+    def __init__(self) -> None:
+        self._last: tuple[Any, StackView | UnknownValueError] | None = None
+
+    def __call__(self, resources: Any) -> StackView:
+        last = self._last
+        if last is None or last[0] is not resources:
+            try:
+                last = (resources, view_of(resources))
+            except UnknownValueError as exc:
+                last = (resources, exc)
+            self._last = last
+        if isinstance(last[1], UnknownValueError):
+            raise last[1]
+        return last[1]
+
+
+_VIEW = _ViewOnce()
+
+
 def _validator(spec: PolicySpec) -> Callable[[Any, Callable[..., None]], None]:
     def validate(args: Any, report_violation: Callable[..., None]) -> None:
 
         config = plain(args.get_config() or {})
         try:
-            view = view_of(args.resources)
+            view = _VIEW(args.resources)
         except UnknownValueError as exc:
             # pulumi-policy would turn this into an advisory note: a policy that cannot see
             # must not pass, so it is a violation at the policy's own level.
@@ -75,6 +101,8 @@ def build_policies(thresholds: Mapping[str, Mapping[str, Any]]) -> list[Any]:
 
 def main() -> None:
 
+    exit_with_parent()  # whoever started us (language host or engine) may be killed -9
+    speed_up_pulumi_policy()  # before the server starts: per-resource calls answered without decoding
     # No initial_config: pulumi-policy 1.21 sends a config without an enforcement level as
     # "advisory", which would silently weaken a mandatory policy. Levels live on the policies.
     PolicyPack(

@@ -16,7 +16,10 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
+
 from orchestrator.adapters.processes import alive
+from orchestrator.adapters.pulumi import langhost_exec
 
 PARENT = """
 import subprocess, sys
@@ -59,6 +62,33 @@ def test_the_language_host_exits_when_its_parent_is_killed():
         host_pid, port = (int(x) for x in parent.stdout.readline().split())
         assert port > 0
     _orphan_exits(parent, host_pid, "language host")
+
+
+POLICY_PARENT = """
+import subprocess, sys
+pack = subprocess.Popen([sys.executable, "-u", sys.argv[1], "127.0.0.1:1"],
+                        stdout=subprocess.PIPE, start_new_session=True, text=True)
+print(pack.pid, pack.stdout.readline().strip(), flush=True)  # pid, then the port it serves
+import time; time.sleep(300)
+"""
+
+
+def test_the_policy_pack_exits_when_its_starter_is_killed():
+    """Whoever starts the pack (our language host, or the engine) may be killed -9."""
+    pack_dir = Path(__file__).resolve().parents[2] / "policy"
+    parent = subprocess.Popen(
+        [sys.executable, "-c", POLICY_PARENT, str(pack_dir)], stdout=subprocess.PIPE, text=True
+    )
+    with _killed_on_error(parent):
+        pid, port = (int(x) for x in parent.stdout.readline().split())
+        assert port > 0
+    _orphan_exits(parent, pid, "policy pack")
+
+
+@pytest.mark.parametrize(("code", "status"), [(None, 0), (0, 0), (3, 3), (256 + 7, 7), ("boom", 1)])
+def test_the_program_runner_exits_with_the_status_sys_exit_would_give(code, status, capsys):
+    assert langhost_exec.exit_status(code) == status
+    assert ("boom" in capsys.readouterr().err) is (code == "boom")
 
 
 ATTACHING_PARENT = """

@@ -26,7 +26,6 @@ import subprocess
 import sys
 import tempfile
 import threading
-import time
 from collections.abc import Iterator
 from concurrent import futures
 from pathlib import Path
@@ -36,6 +35,7 @@ from google.protobuf import empty_pb2
 from pulumi.runtime.proto import language_pb2, language_pb2_grpc, plugin_pb2
 
 from orchestrator import __version__
+from orchestrator.adapters.processes import exit_with_parent
 
 # pulumi-language-python-exec exits with this code after it has already shown the user an
 # actionable message: the engine must then "bail" without printing another error.
@@ -278,25 +278,9 @@ class Children:
 _CHILDREN = Children()
 
 
-def _exit_with_parent(interval: float = 0.5) -> None:
-    """Stop when the engine that started us is gone (a kill -9 of `pulumi` orphans its plugins,
-    which run in their own process groups): an orphaned language host would live forever."""
-    parent = os.getppid()
-
-    def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(interval)
-        # The program would otherwise outlive us: it is our child, not the engine's.
-        _CHILDREN.kill_all()
-        os._exit(0)  # nothing to flush: the engine that would read it is gone
-
-    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
-
-
 def main() -> None:
-    # Watch the parent before anyone can learn our port: a parent killed right after reading
-    # it must not leave us taking its successor (init) for the engine.
-    _exit_with_parent()
+    # The program would otherwise outlive us: it is our child, not the engine's.
+    exit_with_parent(before_exit=_CHILDREN.kill_all)
     engine_address = sys.argv[-1] if len(sys.argv) > 1 and not sys.argv[-1].startswith("-") else ""
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=16),

@@ -31,7 +31,26 @@ def main() -> None:
     if secret_keys:  # a policy pack may be given none
         os.environ[SECRET_KEYS_ENV] = secret_keys
     sys.argv = [script, *args]
-    runpy.run_path(script, run_name="__main__")
+    try:
+        runpy.run_path(script, run_name="__main__")
+        code = 0
+    except SystemExit as exc:
+        code = exit_status(exc.code)
+    # The runner has flushed and the engine has its answer; what is left is the interpreter
+    # tearing down a heap of thousands of resources (0.4 s at 3,000, on the engine's serial path).
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
+def exit_status(code: object) -> int:
+    """The process status `sys.exit(code)` would give (a message is printed, as Python does)."""
+    if code is None:
+        return 0
+    if isinstance(code, int):
+        return code & 0xFF
+    print(code, file=sys.stderr)
+    return 1
 
 
 if __name__ == "__main__":

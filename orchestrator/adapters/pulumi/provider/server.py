@@ -14,10 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
 import sys
-import threading
-import time
 from typing import Any
 
 import grpc
@@ -30,6 +27,7 @@ from pulumi.runtime.proto import provider_pb2, provider_pb2_grpc
 from orchestrator import __version__
 from orchestrator.adapters.dns.registry import client_for
 from orchestrator.adapters.lease import check_fence_from_env
+from orchestrator.adapters.processes import exit_with_parent
 from orchestrator.adapters.pulumi import database
 from orchestrator.adapters.pulumi.provider import PRIMARY_TYPE, RECORD_SET_TYPE
 from orchestrator.adapters.pulumi.provider.batching import ZoneClient, Zones
@@ -148,19 +146,6 @@ class OrchestratorProvider(p.Provider):
         values = list(props.get("values") or [])
         change = (op, str(props["name"]), str(props["type"]), ttl, values)
         await self.zones.writer(client, str(props["zone"])).write(change)
-
-
-def exit_with_parent(interval: float = 0.5) -> None:
-    """Stop when the engine that started us is gone: a kill -9 of `pulumi` leaves its
-    plugins running in their own process groups, and an orphaned plugin would live forever."""
-    parent = os.getppid()
-
-    def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(interval)
-        os._exit(0)  # nothing to flush: the engine that would read it is gone
-
-    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
 def _type_of(urn: str) -> str:

@@ -1,0 +1,158 @@
+"""Three costs of pulumi-policy (1.21.0) that a pack of stack policies only does without.
+
+The engine calls the pack once per resource (`Remediate`, then `Analyze`) and once per stack
+(`AnalyzeStack`). Measured on a 1,000-hostname preview (3,003 resources, eight stack policies):
+
+1. **`Remediate` decodes every resource** (protobuf -> dict -> proxy) before it looks for a
+   remediation policy; a pack without resource policies answers it with nothing anyway.
+2. **`Analyze` re-reads the runtime settings** from the environment on every call
+   (`inspect.signature` included), again to answer with nothing.
+3. **`AnalyzeStack` decodes the whole stack once per policy**: eight times for eight policies.
+   Here it is decoded once and the eight policies get the same resources (`PolicyResource`,
+   parents and dependencies linked, unknown values still raising), so a validator can also
+   build its view of the stack once (policy/__main__.py does).
+
+Together about 1 s of the preview's serial tail and 1-2 s of CPU on two cores. Answers do not
+change: same diagnostics, same levels, same not-applicable entries. The patches apply only to
+the version measured; another version runs unpatched (slower, still correct) and a unit test
+fails so that the pin and this module move together.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from importlib.metadata import version
+from inspect import isawaitable
+from typing import Any
+
+from google.protobuf import json_format
+from pulumi.runtime import proto
+from pulumi_policy import policy as pp
+from pulumi_policy.deserialize import deserialize_properties
+from pulumi_policy.proxy import UnknownValueError, unknown_checking_proxy
+
+MEASURED_ON = "1.21.0"
+_SERVICER = pp._PolicyAnalyzerServicer
+# The library's own methods, before apply(): the unit tests compare answers with them.
+ORIGINALS = {name: getattr(_SERVICER, name) for name in ("Analyze", "Remediate", "AnalyzeStack")}
+
+
+def _private(servicer: Any, name: str) -> Any:
+    """A name-mangled member of the servicer (pinned: see MEASURED_ON)."""
+    return getattr(servicer, f"_PolicyAnalyzerServicer__{name}")
+
+
+def _policies(servicer: Any) -> list[Any]:
+    return _private(servicer, "policies")
+
+
+def _has_resource_policies(servicer: Any) -> bool:
+    return any(isinstance(p, pp.ResourceValidationPolicy) for p in _policies(servicer))
+
+
+def _fast_analyze(original: Any) -> Any:
+    def analyze(self: Any, request: Any, context: Any) -> Any:
+        if not _has_resource_policies(self):
+            return proto.AnalyzeResponse()
+        return original(self, request, context)
+
+    return analyze
+
+
+def _fast_remediate(original: Any) -> Any:
+    def remediate(self: Any, request: Any, context: Any) -> Any:
+        if not _has_resource_policies(self):
+            return proto.RemediateResponse()
+        return original(self, request, context)
+
+    return remediate
+
+
+def stack_resources(servicer: Any, requested: Any) -> list[Any]:
+    """The stack's resources as pulumi-policy hands them to a stack validation, decoded once."""
+    by_urn: dict[str, Any] = {}
+    linked: list[tuple[Any, Any]] = []
+    for r in requested:
+        props = unknown_checking_proxy(deserialize_properties(json_format.MessageToDict(r.properties)))
+        res = pp.PolicyResource(
+            r.type,
+            props,
+            r.urn,
+            r.name,
+            servicer._get_resource_options(r),
+            servicer._get_provider_resource(r),
+            None,
+            [],
+            {},
+        )
+        by_urn[res.urn] = res
+        linked.append((res, r))
+    for res, r in linked:
+        if r.parent and r.parent in by_urn:
+            res.parent = by_urn[r.parent]
+        res.dependencies.extend(by_urn[d] for d in r.dependencies if d in by_urn)
+        for key, deps in r.propertyDependencies.items():
+            res.property_dependencies[key] = [by_urn[d] for d in deps.urns if d in by_urn]
+    return [res for res, _ in linked]
+
+
+def _analyze_stack(self: Any, request: Any, _context: Any) -> Any:
+    self._configure_runtime_settings()
+    response = proto.AnalyzeResponse()
+    resources: list[Any] | None = None
+    name = _private(self, "policy_pack_name")
+    pack_version = _private(self, "policy_pack_version")
+    for policy in _policies(self):
+        level = self._get_enforcement_level(policy)
+        if level == pp.EnforcementLevel.DISABLED or not isinstance(policy, pp.StackValidationPolicy):
+            continue
+        if level == pp.EnforcementLevel.REMEDIATE:
+            level = pp.EnforcementLevel.MANDATORY  # a stack cannot be remediated
+        if resources is None:
+            resources = stack_resources(self, request.resources)
+        report = self._create_report_violation(
+            response, policy.name, policy.description, level, policy.severity
+        )
+        args = pp.StackValidationArgs(
+            resources, self._get_policy_config(policy.name), _private(self, "stack_tags")
+        )
+        try:
+            result = policy.validate(args, report)
+            if isawaitable(result):
+                loop = asyncio.new_event_loop()
+                try:
+                    loop.run_until_complete(result)
+                finally:
+                    loop.close()
+        except UnknownValueError as exc:
+            # As pulumi-policy reports it: advisory, the policy could not see the value.
+            response.diagnostics.append(
+                proto.AnalyzeDiagnostic(
+                    policyName=policy.name,
+                    policyPackName=name,
+                    policyPackVersion=pack_version,
+                    message=f"can't run policy '{policy.name}' from policy pack '{name}@v{pack_version}' "
+                    f"during preview: {exc.message}",
+                    urn="",
+                    description=policy.description,
+                    enforcementLevel=self._map_enforcement_level(pp.EnforcementLevel.ADVISORY),
+                )
+            )
+        except pp._NotApplicableError as exc:
+            response.not_applicable.append(
+                proto.PolicyNotApplicable(policy_name=policy.name, reason=exc.reason or "")
+            )
+    return response
+
+
+def apply() -> bool:
+    """Installs the patches in this (policy pack) process; False on another pulumi-policy."""
+    if version("pulumi-policy") != MEASURED_ON:
+        return False
+    if getattr(_SERVICER, "_orchestrator_patched", False):
+        return True
+    _SERVICER.Analyze = _fast_analyze(_SERVICER.Analyze)
+    _SERVICER.Remediate = _fast_remediate(_SERVICER.Remediate)
+    _SERVICER.AnalyzeStack = _analyze_stack
+    _SERVICER._orchestrator_patched = True
+    return True
