@@ -29,6 +29,7 @@ class Preview(Protocol):
     resource_changes: Sequence[Change]
     topology: Topology
     policy: Any  # the policy pack's verdict (orchestrator.services.policies.Verdict)
+    state_current: bool  # it refreshed and found no drift: the state is what the servers serve
 
 
 class Step(Protocol):

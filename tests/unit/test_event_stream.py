@@ -6,6 +6,7 @@ import json
 import threading
 from importlib.metadata import version
 from pathlib import Path
+from types import SimpleNamespace
 
 from pulumi.automation import _stack
 from pulumi.automation.events import EngineEvent
@@ -76,3 +77,43 @@ def test_lines_written_before_the_end_are_read_even_when_told_to_stop_first(tmp_
 def test_a_line_is_decoded_whenever_it_may_hold_a_kept_event() -> None:
     assert event_stream.wanted(_line(PRE)) and event_stream.wanted(_line(CANCEL))
     assert not event_stream.wanted(_line(OUTPUTS))
+
+
+def _refreshed(new: object, diffs: list[str] | None) -> dict[str, object]:
+    state = {"type": "t", "urn": "u", "outputs": {"values": ["10.0.0.1"]}}
+    meta = {"op": "refresh", "urn": "u", "type": "t", "provider": "", "old": state, "new": new}
+    if diffs is not None:
+        meta["diffs"] = diffs
+    return {"sequence": 5, "timestamp": 1, "resOutputsEvent": {"metadata": meta}}
+
+
+def test_a_refresh_step_is_passed_on_only_when_it_found_drift() -> None:
+    same = {"type": "t", "urn": "u", "outputs": {"values": ["10.0.0.1"]}}
+    for spaced in (False, True):  # the CLI writes compact JSON; the check must not depend on it
+        dump = json.dumps if spaced else (lambda e: json.dumps(e, separators=(",", ":")))
+        assert not event_stream.wanted(dump(_refreshed(same, None)))  # the server agrees
+        assert event_stream.wanted(dump(_refreshed(same, ["values"])))  # it serves other values
+        assert event_stream.wanted(dump(_refreshed(None, None)))  # it no longer serves it
+    assert not event_stream.wanted(json.dumps(OUTPUTS))  # an update's outputs: not read
+
+
+def test_the_stack_reports_drift_from_the_refresh_steps_it_kept() -> None:
+    from orchestrator.adapters.pulumi.stack import ProjectStack
+
+    kept: list[EngineEvent] = []
+    collect = _installs_the_reader._collect(kept)
+    collect(EngineEvent.from_json(PRE))
+    assert not ProjectStack.found_drift(kept)
+    collect(EngineEvent.from_json(_refreshed(None, None)))
+    assert ProjectStack.found_drift(kept)
+
+
+def test_the_grpc_event_stream_decodes_only_what_is_read() -> None:
+    # Pulumi 3.259 streams its events over gRPC (the Automation API picks it above 3.205).
+    assert _stack._EventsServicer.StreamEvents is event_stream.stream_events
+    got: list[EngineEvent] = []
+    servicer = _stack._EventsServicer(got.append)
+    requests = [SimpleNamespace(event=json.dumps(e, separators=(",", ":"))) for e in (PRE, OUTPUTS, SUMMARY)]
+    servicer.StreamEvents(iter(requests), None)
+    assert [bool(e.resource_pre_event) for e in got] == [True, False]
+    assert got[1].summary_event is not None

@@ -8,6 +8,7 @@ from importlib.metadata import version
 from typing import Any
 
 import pytest
+from pulumi import _types as sdk_types
 from pulumi import log
 from pulumi.runtime import resource as sdk_resource
 from pulumi.runtime import stack as sdk_stack
@@ -18,9 +19,9 @@ from orchestrator.adapters.pulumi import sdk_speed
 @pytest.fixture
 def restored() -> Iterator[None]:
     """The SDK's module globals as they were: the patches are process-wide."""
-    saved = (sdk_stack.wait_for_rpcs, sdk_resource._get_stack_trace, log.debug)
+    saved = (sdk_stack.wait_for_rpcs, sdk_resource._get_stack_trace, log.debug, sdk_types.resource_types)
     yield
-    sdk_stack.wait_for_rpcs, sdk_resource._get_stack_trace, log.debug = saved
+    sdk_stack.wait_for_rpcs, sdk_resource._get_stack_trace, log.debug, sdk_types.resource_types = saved
     sdk_stack.SETTINGS.outputs.clear()
 
 
@@ -31,6 +32,18 @@ def test_the_patches_are_for_the_pinned_sdk(restored: None) -> None:
     assert sdk_stack.wait_for_rpcs is sdk_speed.drain_outputs
     assert list(sdk_resource._get_stack_trace().frames) == []
     assert log.debug is sdk_speed._no_debug
+    assert sdk_types.resource_types is sdk_speed.resource_types
+
+
+def test_a_resource_class_types_are_resolved_once_and_answer_as_the_sdk_does() -> None:
+    from orchestrator.adapters.pulumi.provider.resources import RecordSet as RecordSetResource
+
+    expected = sdk_speed._SDK_RESOURCE_TYPES(RecordSetResource)
+    first = sdk_speed.resource_types(RecordSetResource)
+    assert first == expected
+    first["changed"] = int  # a caller's copy: the cached answer stays as it was
+    assert sdk_speed.resource_types(RecordSetResource) == expected
+    assert RecordSetResource in sdk_speed._RESOURCE_TYPES
 
 
 def test_debug_lines_stay_when_asked(restored: None) -> None:

@@ -43,6 +43,7 @@ class FakePreview:
     resource_changes: list[FakeChange]
     topology: Any = None
     policy: Verdict = field(default_factory=Verdict)
+    state_current: bool = False
 
 
 class FakeEngine:
@@ -57,6 +58,7 @@ class FakeEngine:
         self.databases: tuple[PrimaryMove, ...] = ()
         self.fail_up: OrchestratorError | None = None
         self.refreshed_in_update = 0  # refreshes done by the flip's update itself
+        self.state_current = False  # a refreshing plan found no drift
 
     def plan(
         self,
@@ -95,7 +97,7 @@ class FakeEngine:
             [FakeChange("update", "urn:www", "www"), FakeChange("delete", "urn:old", "old")] if moving else []
         )
         ops += [FakeChange("update", f"urn:db:{m.pair}", f"db-{m.pair}") for m in plan.databases]
-        return FakePreview(plan, ops)
+        return FakePreview(plan, ops, state_current=refresh and self.state_current)
 
     def refresh(self, *, fence: Mapping[str, str]) -> None:
         assert fence, "the refresh runs under the lease"
@@ -308,6 +310,17 @@ def rig(tmp_path: Path) -> Rig:
 
 def statuses(record: Any) -> dict[str, str]:
     return {s.name: s.status for s in record.steps}
+
+
+def test_no_refresh_before_the_flip_when_the_preflight_refresh_found_no_drift(rig: Rig) -> None:
+    # The preflight previews with a refresh under the lease; when it finds every server as the
+    # state says, the flip's update writes without reading all record sets back again.
+    rig.engine.state_current = True
+    outcome = rig.switch()
+    assert outcome.record.status == "completed"
+    assert rig.engine.calls == [("plan", True, False), ("plan", True, True), ("up", B, (), (), None)]
+    assert rig.engine.refreshed_in_update == 0
+    assert rig.engine.applied == B
 
 
 def test_step_order_one_refresh_one_update(rig: Rig) -> None:

@@ -9,7 +9,12 @@ orchestrator reads three kinds: resource pre-events (the plan), policy events (t
 and the summary (the Automation API's own result). `watch_logs` decodes the lines that can be
 one of those (or the cancel event that ends the stream) and skips the rest unread.
 
-Two more differences, both in the same loop:
+Pulumi newer than 3.205 sends the events over gRPC instead (`tcp://` as the event log), and
+the Automation API picks that for 3.259: its `_EventsServicer.StreamEvents` decoded every
+event the same way. `stream_events` reads the same stream and decodes only what `wanted`
+passes: the reader of the file alone did nothing for this CLI (found late, measured since).
+
+Two more differences in the file reader's loop:
 - a partially written line is read again after 10 ms, not 100 ms;
 - when the command has ended, the lines written since the last read are read before the
   reader stops (the original stops as soon as it is told to, if it was waiting then).
@@ -24,10 +29,12 @@ from __future__ import annotations
 import json
 import threading
 import time
+import warnings
 from collections.abc import Callable
 from importlib.metadata import version
 from typing import Any
 
+from google.protobuf import empty_pb2
 from pulumi.automation import _stack
 from pulumi.automation.events import EngineEvent
 
@@ -37,10 +44,29 @@ KEPT = ('"resourcePreEvent"', '"policyEvent"', '"summaryEvent"', '"cancelEvent"'
 POLL = 0.01
 
 
+# A refresh step's outputs event: read only when the refresh found the server different from
+# the state (drift), which is what a switch needs to know to refresh again before it writes.
+REFRESHED = ('"resOutputsEvent"', '"refresh"')
+
+
 def wanted(line: str) -> bool:
     """Whether a line of the event log may hold an event the orchestrator reads. A property
     value that happens to contain one of the keys only costs a decode."""
-    return any(key in line for key in KEPT)
+    if any(key in line for key in KEPT):
+        return True
+    if all(key in line for key in REFRESHED):
+        return drifted(json.loads(line))
+    return False
+
+
+def drifted(event: Any) -> bool:
+    """A refresh step's outputs event (wire JSON) that changed the state: the resource is gone
+    from its server (no `new`) or its outputs differ (`diffs`). Anything unreadable counts."""
+    try:
+        meta = event["resOutputsEvent"]["metadata"]
+    except (KeyError, TypeError):
+        return True
+    return meta.get("op") == "refresh" and (not meta.get("new") or bool(meta.get("diffs")))
 
 
 def watch_logs(
@@ -72,9 +98,25 @@ def watch_logs(
                 return
 
 
+def stream_events(self: Any, request_iterator: Any, context: Any) -> empty_pb2.Empty:
+    """`_EventsServicer.StreamEvents` (the gRPC event stream), decoding only what is `wanted`."""
+    try:
+        for request in request_iterator:
+            if not wanted(request.event):
+                continue
+            try:
+                self._on_event(EngineEvent.from_json(json.loads(request.event)))
+            except Exception as exc:  # noqa: BLE001 (as the SDK: one bad event is a warning)
+                warnings.warn(f"Failed to parse engine event\nEvent: {request.event}\n{exc}", stacklevel=1)
+    except Exception as exc:  # noqa: BLE001
+        warnings.warn(f"Error in event stream: {exc}", stacklevel=1)
+    return empty_pb2.Empty()
+
+
 def apply() -> bool:
-    """Installs the reader in this (orchestrator) process; False for another API version."""
+    """Installs the readers in this (orchestrator) process; False for another API version."""
     if version("pulumi") != MEASURED_ON:
         return False
     _stack._watch_logs = watch_logs  # noqa: SLF001
+    _stack._EventsServicer.StreamEvents = stream_events  # noqa: SLF001
     return True

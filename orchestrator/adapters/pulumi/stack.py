@@ -87,10 +87,22 @@ def _collect(into: list[auto.EngineEvent]) -> Callable[[auto.EngineEvent], None]
     events; kept whole, they held about 440 MB."""
 
     def keep(event: auto.EngineEvent) -> None:
-        if event.resource_pre_event is not None or event.policy_event is not None:
+        if event.resource_pre_event is not None or event.policy_event is not None or _refresh_step(event):
             into.append(event)
 
     return keep
+
+
+def _refresh_step(event: auto.EngineEvent) -> bool:
+    outputs = event.res_outputs_event
+    return outputs is not None and outputs.metadata is not None and outputs.metadata.op == "refresh"
+
+
+def refresh_found_drift(events: list[auto.EngineEvent]) -> bool:
+    """Whether the refresh of a preview (--refresh) found any server serving something other
+    than the state says. The event stream passes on only the refresh steps that changed the
+    state (event_stream.drifted), so any such event means drift."""
+    return any(_refresh_step(event) for event in events)
 
 
 def translate_failure(exc: auto.errors.CommandError, stack: str) -> OrchestratorError:
@@ -201,6 +213,11 @@ class ProjectStack:
         finally:
             env.clear()
             env.update(saved)
+
+    @staticmethod
+    def found_drift(events: list[auto.EngineEvent]) -> bool:
+        """Whether the refresh of a preview's `events` found a server out of step with the state."""
+        return refresh_found_drift(events)
 
     def preview(
         self,

@@ -27,6 +27,9 @@ class DryRun:
     resource_changes: list[Change]  # the engine's view (URNs), for targeting the flip
     topology: Topology
     policy: Verdict = field(default_factory=Verdict)  # the policy pack's verdict on this preview
+    # The preview refreshed and found every server serving what the state says (no drift):
+    # an update right after it, under the same lease, need not read the servers again.
+    state_current: bool = False
 
 
 def endpoint_changes(changes: list[Change]) -> list[EndpointChange]:
@@ -106,6 +109,7 @@ def dry_run(
         except PolicyViolations as refused:  # the report shows the changes and what refused them
             changes, events = refused.changes, refused.events
         verdict = policy.verdict(events)
+        state_current = refresh and not project.found_drift(events)
     warnings = []
     if mode == "failover":
         warnings.append(
@@ -143,4 +147,6 @@ def dry_run(
         databases=moves,
         overrides=overrides,
     )
-    return DryRun(plan=plan, resource_changes=changes, topology=topology, policy=verdict)
+    return DryRun(
+        plan=plan, resource_changes=changes, topology=topology, policy=verdict, state_current=state_current
+    )

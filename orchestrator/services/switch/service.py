@@ -404,8 +404,10 @@ class SwitchService:
                 )
             # The state is refreshed under the lease once the plan is accepted, by the updates
             # themselves (no engine run of its own): each database update refreshes what it
-            # targets, the flip's update everything before it writes.
-            self._refresh_pending = True
+            # targets, the flip's update everything before it writes. Unless this preview's own
+            # refresh, under the same lease, found every server as the state says: then the
+            # state is current, and reading 3,000 record sets again would tell nothing new.
+            self._refresh_pending = not current.state_current
             self.audit.append(ev.PREFLIGHT_PASSED, switch_id=record.id, fingerprint=current.plan.fingerprint)
             return current
 
