@@ -6,7 +6,6 @@ import json
 import threading
 from importlib.metadata import version
 from pathlib import Path
-from types import SimpleNamespace
 
 from pulumi.automation import _stack
 from pulumi.automation.events import EngineEvent
@@ -108,12 +107,19 @@ def test_the_stack_reports_drift_from_the_refresh_steps_it_kept() -> None:
     assert ProjectStack.found_drift(kept)
 
 
-def test_the_grpc_event_stream_decodes_only_what_is_read() -> None:
-    # Pulumi 3.259 streams its events over gRPC (the Automation API picks it above 3.205).
-    assert _stack._EventsServicer.StreamEvents is event_stream.stream_events
+def test_the_automation_api_is_asked_for_the_file_log_the_reader_filters() -> None:
+    # Above 3.205 it would stream over gRPC and decode every event in our process. No cancel
+    # event here (as when a command fails before its operation starts): the reader is told
+    # to stop at cleanup, reads what was written, and ends.
     got: list[EngineEvent] = []
-    servicer = _stack._EventsServicer(got.append)
-    requests = [SimpleNamespace(event=json.dumps(e, separators=(",", ":"))) for e in (PRE, OUTPUTS, SUMMARY)]
-    servicer.StreamEvents(iter(requests), None)
-    assert [bool(e.resource_pre_event) for e in got] == [True, False]
-    assert got[1].summary_event is not None
+    log_file, thread, stop, temp_dir, server = _stack.Stack._setup_event_log(
+        None, "preview", got.append, "3.259.0"
+    )
+    try:
+        assert not log_file.startswith("tcp://") and thread is not None and server is None
+        with open(log_file, "a", encoding="utf-8") as f:
+            f.write(json.dumps(OUTPUTS) + "\n" + json.dumps(PRE) + "\n")
+    finally:
+        _stack._cleanup(temp_dir, thread, stop, None, server)
+    assert _stack._cleanup is event_stream.cleanup and not thread.is_alive()
+    assert [bool(e.resource_pre_event) for e in got] == [True]
