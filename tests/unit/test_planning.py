@@ -220,3 +220,25 @@ def test_canonical_json_literal():
     assert hashlib.sha256(text.encode()).digest() == hashlib.sha256(same.encode()).digest()
     with pytest.raises(TypeError):
         canonical_json(object())
+
+
+def test_a_plan_fingerprint_is_the_hash_of_its_canonical_content_as_before() -> None:
+    # A fingerprint reviewed with an earlier version must still match: the content is each
+    # change's fields, values as lists, hashed as canonical JSON.
+    from dataclasses import asdict
+
+    from orchestrator.domain.switch.plan import EndpointChange, build_plan
+
+    changes = [
+        EndpointChange("MODIFY", "z.test", "www.z.test", "A", ("10.0.0.1",), ("10.0.0.2",)),
+        EndpointChange("DELETE", "z.test", "old.z.test", "TXT", ("x",), ()),
+    ]
+    plan = build_plan(
+        stack="s", kind="switch", mode="planned", from_groups=("a",), to_groups=("b",), changes=changes
+    )
+    content = plan.content()
+    assert content["changes"] == [
+        asdict(c) | {"current": list(c.current), "new": list(c.new)} for c in plan.changes
+    ]
+    expected = hashlib.sha256(canonical_json(content).encode()).hexdigest()[:16]
+    assert plan.fingerprint == expected == plan.to_dict()["fingerprint"]

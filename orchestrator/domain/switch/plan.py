@@ -77,27 +77,34 @@ class SwitchPlan:
             "mode": self.mode,
             "from_groups": list(self.from_groups),
             "to_groups": list(self.to_groups),
-            "changes": [asdict(c) | {"current": list(c.current), "new": list(c.new)} for c in self.changes],
+            # vars(), not asdict(): the fields are flat, and asdict's deep copy of 3,000 changes
+            # took 0.1 s per call at 1,000 hostnames.
+            "changes": [vars(c) | {"current": list(c.current), "new": list(c.new)} for c in self.changes],
             "blockers": list(self.blockers),
             "steps": [s.name for s in self.steps if s.skipped is None],
         } | ({"databases": [asdict(m) for m in self.databases]} if self.databases else {})
 
     @property
     def fingerprint(self) -> str:
-        return hashlib.sha256(canonical_json(self.content()).encode()).hexdigest()[:16]
+        return _fingerprint(self.content())
 
     @property
     def expected_seconds(self) -> float:
         return sum(s.expected_seconds for s in self.steps if s.skipped is None)
 
     def to_dict(self) -> dict[str, Any]:
-        return self.content() | {
-            "fingerprint": self.fingerprint,
+        content = self.content()
+        return content | {
+            "fingerprint": _fingerprint(content),
             "noop": self.noop,
             "warnings": list(self.warnings),
             "steps": [asdict(s) for s in self.steps],
             "expected_seconds": self.expected_seconds,
         }
+
+
+def _fingerprint(content: dict[str, Any]) -> str:
+    return hashlib.sha256(canonical_json(content).encode()).hexdigest()[:16]
 
 
 def planned_steps(*, has_databases: bool = False, moves_primaries: bool = False) -> tuple[PlannedStep, ...]:

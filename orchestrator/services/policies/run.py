@@ -62,14 +62,17 @@ def policy_run(
     overrides: Mapping[str, str] | None = None,
     mode: str = "planned",
     parts: Parts | None = None,
+    baseline: Baseline | None = None,
 ) -> Iterator[PolicyRun]:
     """Measure now (state, health of the groups `active` adds, replication of the database
-    pairs), write the config, clean up after. `stack` is the stack's engine (Parts.stack_engine)."""
+    pairs), write the config, clean up after. `stack` is the stack's engine (Parts.stack_engine).
+    `baseline`: the state before the update, when the caller read it already."""
     parts = parts or installed()
     name = stack.name
     pack = pack_dir(root)
     limits = thresholds(pack)
-    baseline = baseline_from_state(stack, parts.stack_state)
+    if baseline is None:
+        baseline = baseline_from_state(stack, parts.stack_state)
     activating = set(active) - set(baseline.active)
     measurement = measure_health(topology, activating, probe=parts.http_probe)
     config = build_config(
