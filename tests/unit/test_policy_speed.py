@@ -104,10 +104,12 @@ def test_per_resource_calls_of_a_stack_only_pack_answer_nothing_without_decoding
         type=row.type, urn=row.urn, name=row.name, properties=row.properties
     )
     svc = servicer()
-    assert policy_speed._fast_analyze(policy_speed.ORIGINALS["Analyze"])(svc, request, None) == (
-        analyzer_pb2.AnalyzeResponse()
+    assert policy_speed.answers_nothing(policy_speed.ORIGINALS["Analyze"], analyzer_pb2.AnalyzeResponse)(
+        svc, request, None
+    ) == (analyzer_pb2.AnalyzeResponse())
+    remediate = policy_speed.answers_nothing(
+        policy_speed.ORIGINALS["Remediate"], analyzer_pb2.RemediateResponse
     )
-    remediate = policy_speed._fast_remediate(policy_speed.ORIGINALS["Remediate"])
     assert remediate(svc, request, None) == analyzer_pb2.RemediateResponse()
 
 
@@ -120,6 +122,6 @@ def test_a_pack_with_resource_policies_still_gets_every_resource():
     request = analyzer_pb2.AnalyzeRequest(
         type=row.type, urn=row.urn, name=row.name, properties=row.properties
     )
-    analyze = policy_speed._fast_analyze(policy_speed.ORIGINALS["Analyze"])
+    analyze = policy_speed.answers_nothing(policy_speed.ORIGINALS["Analyze"], analyzer_pb2.AnalyzeResponse)
     analyze(servicer([resource_policy]), request, None)
     assert seen == [row.urn]

@@ -50,22 +50,16 @@ def _has_resource_policies(servicer: Any) -> bool:
     return any(isinstance(p, pp.ResourceValidationPolicy) for p in _policies(servicer))
 
 
-def _fast_analyze(original: Any) -> Any:
-    def analyze(self: Any, request: Any, context: Any) -> Any:
+def answers_nothing(original: Any, empty: type) -> Any:
+    """A per-resource call (`Analyze`, `Remediate`) that answers `empty()` at once, without
+    decoding the resource, when the pack has no resource policy; else the library's own."""
+
+    def call(self: Any, request: Any, context: Any) -> Any:
         if not _has_resource_policies(self):
-            return proto.AnalyzeResponse()
+            return empty()
         return original(self, request, context)
 
-    return analyze
-
-
-def _fast_remediate(original: Any) -> Any:
-    def remediate(self: Any, request: Any, context: Any) -> Any:
-        if not _has_resource_policies(self):
-            return proto.RemediateResponse()
-        return original(self, request, context)
-
-    return remediate
+    return call
 
 
 def stack_resources(servicer: Any, requested: Any) -> list[Any]:
@@ -151,8 +145,8 @@ def apply() -> bool:
         return False
     if getattr(_SERVICER, "_orchestrator_patched", False):
         return True
-    _SERVICER.Analyze = _fast_analyze(_SERVICER.Analyze)
-    _SERVICER.Remediate = _fast_remediate(_SERVICER.Remediate)
+    _SERVICER.Analyze = answers_nothing(_SERVICER.Analyze, proto.AnalyzeResponse)
+    _SERVICER.Remediate = answers_nothing(_SERVICER.Remediate, proto.RemediateResponse)
     _SERVICER.AnalyzeStack = _analyze_stack
     _SERVICER._orchestrator_patched = True
     return True
