@@ -47,6 +47,8 @@ lint: venv
 	@$(BIN)/ruff format --check $(LINT_PATHS)
 	@$(BIN)/lint-imports --no-cache
 	@bash scripts/ci/actionlint.sh
+	@test -z "$$(gofmt -l tools/pluginfront)" || { echo "gofmt: run gofmt -w tools/pluginfront"; exit 1; }
+	@cd tools && GOFLAGS=-mod=readonly go vet ./pluginfront
 
 bench: setup
 	@$(BIN)/python bench/bench_up.py

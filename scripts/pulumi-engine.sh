@@ -35,6 +35,7 @@ version_of() { "$1" version 2>/dev/null | head -1 | tr -d '[:space:]' | sed 's/^
 install_helpers() {
   local dest="$1" sdk
   install_launchers "$dest"
+  install_front "$dest"
   if [ -x "$dest/pulumi-language-python-exec" ]; then
     return 0
   fi
@@ -46,6 +47,26 @@ install_helpers() {
   fi
   mkdir -p "$dest"
   install -m 0755 "$sdk/python/cmd/pulumi-language-python-exec" "$dest/pulumi-language-python-exec"
+}
+
+# The plugin front (tools/pluginfront; docs/engine.md, "The plugin front"): a small Go
+# program that answers, beside the CLI, the per-resource calls a policy pack needs no Python
+# for. Rebuilt when its source changes; seconds after the CLI's build, whose packages it
+# shares in Go's build cache.
+FRONT=orchestrator-plugin-front
+install_front() {
+  local dest="$1" sum
+  sum="$(cat "$ROOT"/tools/pluginfront/*.go "$ROOT/tools/go.mod" "$ROOT/tools/go.sum" | sha256sum | cut -c1-16)"
+  if [ -x "$dest/$FRONT" ] && [ "$(cat "$dest/$FRONT.source" 2>/dev/null)" = "$sum" ]; then
+    return 0
+  fi
+  command -v go >/dev/null 2>&1 || die "Go is needed to build the plugin front" "go is not on PATH" "install Go (https://go.dev/dl) and run again"
+  log "building the plugin front (tools/pluginfront)"
+  mkdir -p "$dest"
+  (cd "$ROOT/tools" && GOFLAGS=-mod=readonly go build -trimpath -ldflags "-s -w" -o "$dest/$FRONT.tmp" ./pluginfront) >&2 \
+    || die "building the plugin front failed" "see the Go output above" "fix the problem it names and run again"
+  mv -f "$dest/$FRONT.tmp" "$dest/$FRONT"
+  echo "$sum" > "$dest/$FRONT.source"
 }
 
 # Three launchers beside the CLI, where it looks for bundled plugins first:

@@ -1,7 +1,8 @@
 // Builds the Pulumi CLI from its Go module, pinned to the same version as the
-// `pulumi` Python package (see pyproject.toml). Only go.mod/go.sum live here:
-// the sources come from the Go module proxy, the binaries go to a cache
-// outside the repository (scripts/pulumi-engine.sh).
+// `pulumi` Python package (see pyproject.toml): its sources come from the Go module
+// proxy. The one Go source of the project's own is pluginfront/ (docs/engine.md), built
+// from the same modules. The binaries go to a cache outside the repository
+// (scripts/pulumi-engine.sh).
 module orchestrator/tools
 
 go 1.26.6

@@ -164,6 +164,36 @@ def test_bad_topology_is_refused_and_changes_nothing(project, dev_env, case):
     assert_serves_exactly(project, dev_env, ["group-a"])
 
 
+def test_the_dry_run_shows_what_the_servers_serve_not_what_the_state_remembers(project, dev_env):
+    """The preview refreshes each record set as the program declares it (run_program): a hand
+    edit shows as the current value, a record deleted by hand as one to create again."""
+    from orchestrator.adapters.dns.powerdns import PowerDNSClient
+    from orchestrator.devenv import load_secrets
+
+    project.write_stack(project.topology, ["group-a"])
+    project.run("up", "--stack", project.stack, "--yes")
+    pdns = find_server(dev_env.status, "powerdns")
+    client = PowerDNSClient(pdns["api_url"], load_secrets(dev_env.state_dir)["powerdns_api_key"])
+    edited, deleted = "www.app.example.test", "shop.app.example.test"
+    assert HOSTS[edited] == HOSTS[deleted] == "powerdns"
+    client.replace_rrset("app.example.test", edited, "A", 30, ["127.0.120.1"])
+    client.delete_rrset("app.example.test", deleted, "A")
+    try:
+        report = json.loads(
+            project.run("switch", "--stack", project.stack, "--to", "group-b", "--dry-run", "--json").stdout
+        )
+        rows = {(c["name"], c["type"]): c for c in report["changes"]}
+        assert rows[(edited, "A")]["current"] == ["127.0.120.1"], rows[(edited, "A")]
+        assert rows[(edited, "A")]["new"] == targets(project.topology, "group-b", edited)
+        assert rows[(deleted, "A")]["current"] == [], rows[(deleted, "A")]
+        assert rows[(deleted, "A")]["new"] == targets(project.topology, "group-b", deleted)
+        # Read-only: the servers still serve the hand edits.
+        assert ask(dev_env, edited, edited, "A")[1] == {"127.0.120.1"}
+    finally:
+        project.run("up", "--stack", project.stack, "--yes")  # `up` refreshes first: it repairs the drift
+    assert_serves_exactly(project, dev_env, ["group-a"])
+
+
 def test_status_reports_drift_made_behind_the_stacks_back(project, dev_env):
     from orchestrator.adapters.dns.powerdns import PowerDNSClient
     from orchestrator.devenv import load_secrets

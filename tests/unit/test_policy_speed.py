@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from google.protobuf import struct_pb2
 from pulumi.runtime.proto import analyzer_pb2
-from pulumi_policy import EnforcementLevel, ResourceValidationPolicy
+from pulumi_policy import EnforcementLevel
 from pulumi_policy import policy as pp
 from pulumi_policy.proxy import UNKNOWN_ARRAY_VALUE
 
@@ -92,36 +92,3 @@ def test_analyze_stack_decodes_the_stack_once_and_links_parents_and_dependencies
     stack, first = resources[0], resources[1]
     assert first.parent is stack and first.dependencies == [stack]
     assert first.props["zone"] and stack.parent is None
-
-
-def test_per_resource_calls_of_a_stack_only_pack_answer_nothing_without_decoding(monkeypatch):
-    def no_decode(*_: Any, **__: Any) -> Any:
-        raise AssertionError("decoded a resource that no policy looks at")
-
-    monkeypatch.setattr(pp, "deserialize_properties", no_decode)
-    row = resource(RECORD_TYPE, "x", {"zone": "z", "values": ["1.2.3.4"]})
-    request = analyzer_pb2.AnalyzeRequest(
-        type=row.type, urn=row.urn, name=row.name, properties=row.properties
-    )
-    svc = servicer()
-    assert policy_speed.answers_nothing(policy_speed.ORIGINALS["Analyze"], analyzer_pb2.AnalyzeResponse)(
-        svc, request, None
-    ) == (analyzer_pb2.AnalyzeResponse())
-    remediate = policy_speed.answers_nothing(
-        policy_speed.ORIGINALS["Remediate"], analyzer_pb2.RemediateResponse
-    )
-    assert remediate(svc, request, None) == analyzer_pb2.RemediateResponse()
-
-
-def test_a_pack_with_resource_policies_still_gets_every_resource():
-    seen: list[str] = []
-    resource_policy = ResourceValidationPolicy(
-        name="sees-each", description="d", validate=lambda args, report: seen.append(args.urn)
-    )
-    row = resource(RECORD_TYPE, "x", {"zone": "z"})
-    request = analyzer_pb2.AnalyzeRequest(
-        type=row.type, urn=row.urn, name=row.name, properties=row.properties
-    )
-    analyze = policy_speed.answers_nothing(policy_speed.ORIGINALS["Analyze"], analyzer_pb2.AnalyzeResponse)
-    analyze(servicer([resource_policy]), request, None)
-    assert seen == [row.urn]

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
-from orchestrator.adapters.pulumi.stack import _result_not_read
+from orchestrator.adapters.pulumi.stack import ProjectStack, _result_not_read
 
 
 class FakeStack:
@@ -48,3 +49,25 @@ def test_a_caller_that_reads_the_result_gets_it():
     stack = FakeStack()
     with _result_not_read(stack, read=True):  # type: ignore[arg-type]
         assert stack.up() == ({"recordSets": ["a"]}, "summary")
+
+
+class PreviewOnly:
+    """Stands in for auto.Stack's preview: records the options the engine would get."""
+
+    def __init__(self) -> None:
+        self.workspace = SimpleNamespace(env_vars={"ORCHESTRATOR_PROVIDER_ATTACH": "0"})
+        self.options: list[dict[str, Any]] = []
+
+    def preview(self, **options: Any) -> str:
+        self.options.append(options)
+        return "result"
+
+
+@pytest.mark.parametrize(("refresh", "run_program"), [(True, True), (False, None)])
+def test_a_refreshing_preview_refreshes_each_resource_as_the_program_declares_it(refresh, run_program):
+    project = object.__new__(ProjectStack)  # no engine needed: the stack is the stand-in
+    project.name, fake = "s", PreviewOnly()
+    project._stack = fake  # type: ignore[assignment]
+    project.preview(refresh=refresh)
+    assert fake.options[0]["refresh"] is refresh
+    assert fake.options[0]["run_program"] is run_program

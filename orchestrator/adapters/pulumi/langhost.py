@@ -37,6 +37,11 @@ from pulumi.runtime.proto import language_pb2, language_pb2_grpc, plugin_pb2
 from orchestrator import __version__
 from orchestrator.adapters.processes import exit_with_parent
 
+# The Go plugin front (tools/pluginfront), built beside the CLI by scripts/pulumi-engine.sh:
+# it answers a policy pack's per-resource calls that need no Python (docs/engine.md).
+# Without it (not on PATH) the pack runs alone: same answers, slower previews.
+PLUGIN_FRONT = "orchestrator-plugin-front"
+
 # pulumi-language-python-exec exits with this code after it has already shown the user an
 # actionable message: the engine must then "bail" without printing another error.
 EXIT_SHOWN_TO_USER = 32
@@ -203,6 +208,8 @@ class LanguageHost(language_pb2_grpc.LanguageRuntimeServicer):
             )
             command = [python, "-u", "-m", "orchestrator.adapters.pulumi.langhost_exec", str(config_file)]
             command += [plugin_dir, *request.args]
+        if request.kind == "analyzer" and (front := shutil.which(PLUGIN_FRONT, path=env.get("PATH"))):
+            command = [front, "analyzer", "--", *command]
         try:
             proc = _CHILDREN.start(
                 command, cwd=request.pwd or None, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE

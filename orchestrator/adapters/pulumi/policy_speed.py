@@ -1,21 +1,22 @@
-"""Three costs of pulumi-policy (1.21.0) that a pack of stack policies only does without.
+"""What pulumi-policy (1.21.0) costs a pack of stack policies, and how it is avoided.
 
 The engine calls the pack once per resource (`Remediate`, then `Analyze`) and once per stack
 (`AnalyzeStack`). Measured on a 1,000-hostname preview (3,003 resources, eight stack policies):
 
-1. **`Remediate` decodes every resource** (protobuf -> dict -> proxy) before it looks for a
-   remediation policy; a pack without resource policies answers it with nothing anyway.
-2. **`Analyze` re-reads the runtime settings** from the environment on every call
-   (`inspect.signature` included), again to answer with nothing.
-3. **`AnalyzeStack` decodes the whole stack once per policy**: eight times for eight policies.
+1. **The per-resource calls** decode every resource (`Remediate`) or re-read the runtime
+   settings (`Analyze`), to answer with nothing: the pack has no resource policy. They are
+   now answered before they reach Python, by the plugin front (tools/pluginfront, started by
+   the language host), which asks the pack for its policies and forwards the calls when
+   any of them is a resource policy.
+2. **`AnalyzeStack` decodes the whole stack once per policy**: eight times for eight policies.
    Here it is decoded once and the eight policies get the same resources (`PolicyResource`,
    parents and dependencies linked, unknown values still raising), so a validator can also
    build its view of the stack once (policy/__main__.py does).
 
-Together about 1 s of the preview's serial tail and 1-2 s of CPU on two cores. Answers do not
-change: same diagnostics, same levels, same not-applicable entries. The patches apply only to
-the version measured; another version runs unpatched (slower, still correct) and a unit test
-fails so that the pin and this module move together.
+The patch of 2. is about 1 s of the preview's serial tail. Answers do not change: same
+diagnostics, same levels, same not-applicable entries. It applies only to the version
+measured; another version runs unpatched (slower, still correct) and a unit test fails so
+that the pin and this module move together.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from pulumi_policy.proxy import UnknownValueError, unknown_checking_proxy
 MEASURED_ON = "1.21.0"
 _SERVICER = pp._PolicyAnalyzerServicer
 # The library's own methods, before apply(): the unit tests compare answers with them.
-ORIGINALS = {name: getattr(_SERVICER, name) for name in ("Analyze", "Remediate", "AnalyzeStack")}
+ORIGINALS = {name: getattr(_SERVICER, name) for name in ("AnalyzeStack",)}
 
 
 def _private(servicer: Any, name: str) -> Any:
@@ -44,22 +45,6 @@ def _private(servicer: Any, name: str) -> Any:
 
 def _policies(servicer: Any) -> list[Any]:
     return _private(servicer, "policies")
-
-
-def _has_resource_policies(servicer: Any) -> bool:
-    return any(isinstance(p, pp.ResourceValidationPolicy) for p in _policies(servicer))
-
-
-def answers_nothing(original: Any, empty: type) -> Any:
-    """A per-resource call (`Analyze`, `Remediate`) that answers `empty()` at once, without
-    decoding the resource, when the pack has no resource policy; else the library's own."""
-
-    def call(self: Any, request: Any, context: Any) -> Any:
-        if not _has_resource_policies(self):
-            return empty()
-        return original(self, request, context)
-
-    return call
 
 
 def stack_resources(servicer: Any, requested: Any) -> list[Any]:
@@ -145,8 +130,6 @@ def apply() -> bool:
         return False
     if getattr(_SERVICER, "_orchestrator_patched", False):
         return True
-    _SERVICER.Analyze = answers_nothing(_SERVICER.Analyze, proto.AnalyzeResponse)
-    _SERVICER.Remediate = answers_nothing(_SERVICER.Remediate, proto.RemediateResponse)
     _SERVICER.AnalyzeStack = _analyze_stack
     _SERVICER._orchestrator_patched = True
     return True

@@ -237,6 +237,11 @@ class ProjectStack:
                     # drift made behind the stack's back shows up and gets repaired.
                     # (False only right after a persisted refresh(), e.g. a switch's.)
                     refresh=refresh,
+                    # Each resource the program declares is refreshed as it is registered,
+                    # in parallel with the program and the steps of the others, not all of them
+                    # first (1.8 s of a 1,000-hostname dry-run). What the program no longer
+                    # declares is not read: its delete goes ahead either way (docs/engine.md).
+                    run_program=True if refresh else None,
                     config_file=str(config_file) if config_file else None,
                     policy_packs=policy_packs,
                     policy_pack_configs=policy_pack_configs,

@@ -1,0 +1,180 @@
+"""The plugin front (tools/pluginfront) in front of real policy packs: what it answers itself,
+what it passes on unchanged, and that it never outlives its parent."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import grpc
+import pytest
+from google.protobuf import empty_pb2
+from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc
+
+from orchestrator.adapters.pulumi.environment import locate_engine
+from orchestrator.adapters.pulumi.langhost import PLUGIN_FRONT
+from tests.unit.test_policy_speed import RECORD_TYPE, resource, stack_request
+
+pytestmark = pytest.mark.e2e
+
+ROOT = Path(__file__).resolve().parents[2]
+PACK = ROOT / "policy"
+# A pack with one resource policy: the front must pass every per-resource call on to it.
+RESOURCE_PACK = """
+from pulumi_policy import EnforcementLevel, PolicyPack, ResourceValidationPolicy
+
+def no_ttl_zero(args, report):
+    if args.props.get("ttl") == 0:
+        report("ttl 0 is not allowed")
+
+PolicyPack("resource-pack", [ResourceValidationPolicy(
+    name="no-ttl-zero", description="d", validate=no_ttl_zero,
+    enforcement_level=EnforcementLevel.MANDATORY)])
+"""
+
+
+@pytest.fixture(scope="module")
+def front() -> Path:
+    path = locate_engine().bin_dir / PLUGIN_FRONT
+    assert path.is_file(), f"{path} is missing: scripts/pulumi-engine.sh builds it (make setup)"
+    return path
+
+
+def read_port(proc: subprocess.Popen[bytes]) -> int:
+    assert proc.stdout is not None
+    line = proc.stdout.readline()  # the plugin protocol: the port, then the plugin serves
+    assert line.strip().isdigit(), (line, proc.poll())
+    return int(line)
+
+
+@contextmanager
+def served(command: list[str]) -> Iterator[tuple[grpc.Channel, analyzer_pb2_grpc.AnalyzerStub]]:
+    """The plugin started by `command`, with a channel to the port it announces."""
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, cwd=ROOT)
+    try:
+        with grpc.insecure_channel(f"127.0.0.1:{read_port(proc)}") as channel:
+            yield channel, analyzer_pb2_grpc.AnalyzerStub(channel)
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def pack_command(pack: Path) -> list[str]:
+    return [sys.executable, "-u", str(pack), "127.0.0.1:1"]
+
+
+def gone(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return True
+    return state == "Z"
+
+
+def wait_until(condition, timeout: float = 10.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return condition()
+
+
+def children_of(pid: int) -> list[int]:
+    out: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        out += [int(c) for c in (task / "children").read_text().split()]
+    return out
+
+
+def test_a_stack_only_pack_gets_no_per_resource_call(front):
+    with served([str(front), "analyzer", "--", *pack_command(PACK)]) as (_, stub):
+        row = resource(RECORD_TYPE, "x", {"zone": "z", "values": ["1.2.3.4"]})
+        request = analyzer_pb2.AnalyzeRequest(
+            type=row.type, urn=row.urn, name=row.name, properties=row.properties
+        )
+        assert stub.Analyze(request) == analyzer_pb2.AnalyzeResponse()
+        assert stub.Remediate(request) == analyzer_pb2.RemediateResponse()
+
+
+def test_the_front_answers_them_itself_without_reading_the_request(front):
+    """Bytes no pack could decode still get the empty answer: the call never reached Python."""
+    garbage = b"\xff\xff\xff not a protobuf message"
+    with served([str(front), "analyzer", "--", *pack_command(PACK)]) as (channel, _):
+        for method in ("Analyze", "Remediate"):
+            call = channel.unary_unary(f"/pulumirpc.Analyzer/{method}")  # bytes in, bytes out
+            assert call(garbage) == b""
+    # The same bytes sent to the pack itself fail: they are not a request.
+    with served(pack_command(PACK)) as (channel, _), pytest.raises(grpc.RpcError):
+        channel.unary_unary("/pulumirpc.Analyzer/Analyze")(garbage)
+
+
+def test_every_other_call_reaches_the_pack_unchanged(front):
+    request = stack_request(["group-b"])
+    with served(pack_command(PACK)) as (_, direct):
+        info, verdict = direct.GetAnalyzerInfo(empty_pb2.Empty()), direct.AnalyzeStack(request)
+    with served([str(front), "analyzer", "--", *pack_command(PACK)]) as (_, fronted):
+        assert fronted.GetAnalyzerInfo(empty_pb2.Empty()) == info
+        assert fronted.AnalyzeStack(request) == verdict
+    assert info.policies and verdict.diagnostics  # something to compare: policies, violations
+
+
+def test_a_pack_with_resource_policies_gets_every_resource(front, tmp_path):
+    pack = tmp_path / "resource-pack"
+    pack.mkdir()
+    (pack / "__main__.py").write_text(textwrap.dedent(RESOURCE_PACK))
+    row = resource(RECORD_TYPE, "x", {"zone": "z", "ttl": 0})
+    request = analyzer_pb2.AnalyzeRequest(
+        type=row.type, urn=row.urn, name=row.name, properties=row.properties
+    )
+    with served([str(front), "analyzer", "--", *pack_command(pack)]) as (_, stub):
+        answer = stub.Analyze(request)
+    assert [d.policyName for d in answer.diagnostics] == ["no-ttl-zero"]
+    assert answer.diagnostics[0].message.endswith("ttl 0 is not allowed")
+
+
+@pytest.mark.parametrize(("sent", "status"), [(signal.SIGINT, 0), (signal.SIGTERM, 128 + signal.SIGTERM)])
+def test_a_signal_reaches_the_pack_and_the_front_exits_with_its_status(front, sent, status):
+    # The engine stops a plugin with SIGINT (pulumi-policy then stops serving and exits 0).
+    proc = subprocess.Popen(
+        [str(front), "analyzer", "--", *pack_command(PACK)], stdout=subprocess.PIPE, cwd=ROOT
+    )
+    read_port(proc)
+    (pack,) = children_of(proc.pid)
+    proc.send_signal(sent)
+    assert proc.wait(timeout=10) == status
+    assert wait_until(lambda: gone(pack)), "the pack outlived its front"
+
+
+def test_nothing_is_left_when_the_parent_is_killed(front):
+    """kill -9 of whoever started the front (the language host): front and pack go too."""
+    starter = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import subprocess, sys, time\n"
+            "p = subprocess.Popen(sys.argv[1:], stdout=subprocess.PIPE)\n"
+            "print(p.pid, p.stdout.readline().decode().strip(), flush=True)\n"
+            "time.sleep(600)\n",
+            str(front),
+            "analyzer",
+            "--",
+            *pack_command(PACK),
+        ],
+        stdout=subprocess.PIPE,
+        cwd=ROOT,
+    )
+    assert starter.stdout is not None
+    front_pid, port = (int(x) for x in starter.stdout.readline().split())
+    assert port > 0
+    (pack,) = children_of(front_pid)
+    os.kill(starter.pid, signal.SIGKILL)
+    starter.wait()
+    assert wait_until(lambda: gone(front_pid) and gone(pack)), "the front or the pack outlived its parent"
