@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from orchestrator.adapters.processes import alive
-from orchestrator.adapters.pulumi import langhost_exec
+from orchestrator.adapters.pulumi import langhost, langhost_exec
 
 PARENT = """
 import subprocess, sys
@@ -182,3 +182,22 @@ def _cmdline(pid: int) -> list[str]:
         return open(f"/proc/{pid}/cmdline", "rb").read().decode().split("\0")
     except OSError:
         return []
+
+
+@pytest.mark.parametrize(("setting", "lower_by"), [(None, 10), ("3", 3), ("0", 0), ("not a number", 10)])
+def test_the_program_runs_below_the_engine(monkeypatch, setting, lower_by):
+    """Its CPU must not delay the engine's serial path (langhost._program_nice)."""
+    if setting is None:
+        monkeypatch.delenv(langhost.PROGRAM_NICE_ENV, raising=False)
+    else:
+        monkeypatch.setenv(langhost.PROGRAM_NICE_ENV, setting)
+    own = os.getpriority(os.PRIO_PROCESS, 0)
+    report = "import os, sys; sys.exit(os.getpriority(os.PRIO_PROCESS, 0))"
+    # The child reads its priority once start() has returned: after its first line of stdin.
+    proc = langhost.Children().start(
+        [sys.executable, "-c", f"import sys; sys.stdin.readline(); {report}"],
+        nice=langhost._program_nice(),
+        stdin=subprocess.PIPE,
+    )
+    proc.communicate(b"go\n", timeout=30)
+    assert proc.returncode == min(19, own + lower_by)
