@@ -127,6 +127,18 @@ def test_engine_env_points_pulumi_at_the_projects_home(
     assert env["PULUMI_HOME"] == str(environment.engine_home(tmp_path))
 
 
+@pytest.mark.parametrize(("own", "expected"), [(None, "true"), ("false", None)])
+def test_engine_runs_diff_in_parallel_unless_told_otherwise(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, own: str | None, expected: str | None
+) -> None:
+    if own is None:
+        monkeypatch.delenv("PULUMI_PARALLEL_DIFF", raising=False)
+    else:
+        monkeypatch.setenv("PULUMI_PARALLEL_DIFF", own)  # the user's own setting reaches the engine
+    env = environment.engine_env(tmp_path, Engine(root=tmp_path / "engine", version="0"), warn=False)
+    assert env.get("PULUMI_PARALLEL_DIFF") == expected
+
+
 def test_a_stack_file_is_parsed_once_per_text_and_callers_get_their_own_copy(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

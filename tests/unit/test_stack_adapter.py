@@ -67,7 +67,59 @@ class PreviewOnly:
 def test_a_refreshing_preview_refreshes_each_resource_as_the_program_declares_it(refresh, run_program):
     project = object.__new__(ProjectStack)  # no engine needed: the stack is the stand-in
     project.name, fake = "s", PreviewOnly()
-    project._stack = fake  # type: ignore[assignment]
+    project._stack, project._started = fake, None  # type: ignore[assignment]
     project.preview(refresh=refresh)
     assert fake.options[0]["refresh"] is refresh
     assert fake.options[0]["run_program"] is run_program
+
+
+class FakePlugin:
+    """Stands in for attach.StartedProvider: counts starts and stops."""
+
+    made: list[FakePlugin] = []
+
+    def __init__(self, env: dict[str, str], *_: Any) -> None:
+        self.env, self.stopped, self.attached = dict(env), 0, 0
+        FakePlugin.made.append(self)
+
+    def attach_env(self) -> dict[str, str]:
+        self.attached += 1
+        return {"PULUMI_DEBUG_PROVIDERS": f"orchestrator:{len(FakePlugin.made)}"}
+
+    def stop(self) -> None:
+        self.stopped += 1
+
+
+def fake_project(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> tuple[ProjectStack, PreviewOnly]:
+    from orchestrator.adapters.pulumi import stack as stack_module
+
+    FakePlugin.made = []
+    monkeypatch.setattr(stack_module.attach, "StartedProvider", FakePlugin)
+    monkeypatch.setattr(stack_module.attach, "enabled", lambda env: True)
+    project = object.__new__(ProjectStack)
+    fake = PreviewOnly()
+    project.name, project.root, project.env = "s", tmp_path, {}
+    project._stack, project._started = fake, None  # type: ignore[assignment]
+    return project, fake
+
+
+def test_a_plugin_started_ahead_serves_the_next_run_with_the_same_environment(monkeypatch, tmp_path):
+    project, fake = fake_project(monkeypatch, tmp_path)
+    with project.starting_run({"ORCHESTRATOR_FENCE": "f"}):
+        assert len(FakePlugin.made) == 1 and FakePlugin.made[0].attached == 0  # not waited for
+        project.preview(extra_env={"ORCHESTRATOR_FENCE": "f"})
+        # One plugin per engine run: the next run starts its own.
+        project.preview(extra_env={"ORCHESTRATOR_FENCE": "f"})
+    first, second = FakePlugin.made
+    assert first.attached == 1 and second.attached == 1
+    assert first.stopped >= 1 and second.stopped == 1
+    assert fake.options and len(fake.options) == 2
+
+
+def test_a_plugin_started_for_another_environment_is_not_used_and_still_stopped(monkeypatch, tmp_path):
+    project, _ = fake_project(monkeypatch, tmp_path)
+    with project.starting_run({"ORCHESTRATOR_FENCE": "f"}):
+        project.preview(extra_env={"ORCHESTRATOR_FENCE": "other"})
+    ahead, used = FakePlugin.made
+    assert ahead.attached == 0 and ahead.stopped == 1
+    assert used.attached == 1 and used.stopped == 1

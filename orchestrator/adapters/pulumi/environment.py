@@ -132,6 +132,11 @@ def engine_env(project_root: Path, engine: Engine | None = None, *, warn: bool =
             [str(engine.bin_dir), str(Path(sys.executable).parent), os.environ.get("PATH", "")]
         ),
     }
+    if not os.environ.get("PULUMI_PARALLEL_DIFF"):
+        # The engine's own option: a resource's Diff runs as a step of its own while the next
+        # resources are checked, instead of inline on the serial step generation. The same
+        # decisions; 0.4-0.7 s off a 1,000-hostname dry-run (docs/engine.md).
+        env["PULUMI_PARALLEL_DIFF"] = "true"
     if not os.environ.get("PULUMI_BACKEND_URL"):
         state = project_root / ".pulumi-state"
         state.mkdir(exist_ok=True)

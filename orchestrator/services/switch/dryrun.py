@@ -95,9 +95,11 @@ def dry_run(
     parts = parts or installed()
     project = parts.stack_engine(root, stack)
     # The state before the update (`pulumi stack export`, about 0.5 s at 1,000 hostnames) is
-    # read while the stack file is parsed and checked: both are on the way to the preview.
-    # (Bad input still fails first, with its own error: the export's outcome is read after.)
+    # read, and the preview's provider plugin starts, while the stack file is parsed and
+    # checked: all are on the way to the preview. (Bad input still fails first, with its own
+    # error: the export's outcome is read after.)
     with ExitStack() as scope:
+        scope.enter_context(project.starting_run(extra_env))
         pool = scope.enter_context(ThreadPoolExecutor(max_workers=1, thread_name_prefix="baseline"))
         reading = pool.submit(baseline_from_state, project, parts.stack_state)
         topology, current, target = _checked(root, stack, to_groups, change)
