@@ -96,15 +96,10 @@ import os, sys, time
 from pathlib import Path
 from orchestrator.adapters.pulumi import attach
 log = Path(sys.argv[1])
-with attach.attached_provider({}, Path.cwd(), log) as env:
-    def ppid(p):
-        try:
-            return open(f"/proc/{p}/stat").read().rsplit(")", 1)[1].split()[1]
-        except OSError:  # a process that exited meanwhile
-            return None
-    mine = [int(p) for p in os.listdir("/proc") if p.isdigit() and ppid(p) == str(os.getpid())]
-    print(mine[0], env[attach.ATTACH_ENV], flush=True)
-    time.sleep(300)
+started = attach.StartedProvider({}, Path.cwd(), log)
+env = started.attach_env()
+print(started.proc.pid, env[attach.ATTACH_ENV], flush=True)
+time.sleep(300)
 """
 
 

@@ -18,13 +18,12 @@ ORCHESTRATOR_PROVIDER_ATTACH=0 lets the engine start the plugin itself (small st
 
 from __future__ import annotations
 
-import contextlib
 import os
 import select
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 
 from orchestrator.adapters.pulumi.provider import PACKAGE
@@ -69,16 +68,6 @@ class StartedProvider:
 
     def stop(self) -> None:
         _stop(self.proc)
-
-
-@contextlib.contextmanager
-def attached_provider(env: Mapping[str, str], cwd: Path, log: Path) -> Iterator[dict[str, str]]:
-    """Run the plugin for one engine run; yields the environment entries that attach to it."""
-    started = StartedProvider(env, cwd, log)
-    try:
-        yield started.attach_env()
-    finally:
-        started.stop()
 
 
 def _read_port(proc: subprocess.Popen[bytes], log: Path) -> int:
