@@ -7,7 +7,9 @@ itself stays a few lines. Nothing here talks to a server: resources do that.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
+from collections import deque
 from collections.abc import Iterator
 from typing import Any
 
@@ -24,20 +26,31 @@ from orchestrator.domain.databases import DatabaseCluster, DatabasePair, primary
 from orchestrator.domain.desired import desired_state
 from orchestrator.domain.topology import Topology, load_topology, parse_active_groups
 
+# How many resources the program declares ahead of the engine's answers. The engine generates
+# steps one resource at a time; a few hundred queued keep it busy, and the program (and the
+# engine's queue of registrations) no longer hold every resource of the stack at once.
+AHEAD = 256
 
-async def build_interleaved(topology: Topology, active: tuple[str, ...]) -> dict[str, Any]:
-    """Declares the resources (by record-set key), yielding to the event loop after each.
+
+async def build_interleaved(topology: Topology, active: tuple[str, ...]) -> list[str]:
+    """Declares the resources, yielding to the event loop after each; their keys.
 
     Why: a resource's constructor only schedules its registration; the registrations run on
     the event loop, which a synchronous program body holds until it has declared every
     resource (about 3 s at 3,000 record sets). Yielding lets the engine work on the first
-    record sets while the program declares the rest.
+    record sets while the program declares the rest. At most AHEAD are declared and not yet
+    answered: each answered resource can be freed, as nothing here keeps it.
     """
-    resources: dict[str, Any] = {}
+    keys: list[str] = []
+    waiting: deque[pulumi.Output[str]] = deque()
     for key, resource in declare(topology, active):
-        resources[key] = resource
+        keys.append(key)
+        waiting.append(resource.urn)
+        if len(waiting) >= AHEAD:
+            with contextlib.suppress(Exception):  # a failed registration is the SDK's to report
+                await waiting.popleft().future()
         await asyncio.sleep(0)
-    return resources
+    return keys
 
 
 def declare(topology: Topology, active: tuple[str, ...]) -> Iterator[tuple[str, Any]]:
@@ -119,10 +132,10 @@ def main() -> None:
     active = parse_active_groups(raw_active)
 
     async def program() -> dict[str, Any]:
-        resources = await build_interleaved(topology, active)
+        keys = await build_interleaved(topology, active)
         return {
             "activeGroups": list(active),
-            "recordSets": sorted(k for k in resources if not k.startswith(DB_PREFIX)),
+            "recordSets": sorted(k for k in keys if not k.startswith(DB_PREFIX)),
         }
 
     pulumi.run(program)
