@@ -8,7 +8,6 @@ import signal
 import subprocess
 import sys
 import textwrap
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,8 +17,11 @@ import pytest
 from google.protobuf import empty_pb2
 from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc
 
+from orchestrator.adapters.processes import alive
 from orchestrator.adapters.pulumi.environment import locate_engine
 from orchestrator.adapters.pulumi.langhost import PLUGIN_FRONT
+from tests.e2e.dnsutil import wait_for
+from tests.unit.test_langhost_lifetime import children
 from tests.unit.test_policy_speed import RECORD_TYPE, resource, stack_request
 
 pytestmark = pytest.mark.e2e
@@ -68,30 +70,6 @@ def served(command: list[str]) -> Iterator[tuple[grpc.Channel, analyzer_pb2_grpc
 
 def pack_command(pack: Path) -> list[str]:
     return [sys.executable, "-u", str(pack), "127.0.0.1:1"]
-
-
-def gone(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return True
-    return state == "Z"
-
-
-def wait_until(condition, timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return condition()
-
-
-def children_of(pid: int) -> list[int]:
-    out: list[int] = []
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        out += [int(c) for c in (task / "children").read_text().split()]
-    return out
 
 
 def test_a_stack_only_pack_gets_no_per_resource_call(front):
@@ -147,10 +125,10 @@ def test_a_signal_reaches_the_pack_and_the_front_exits_with_its_status(front, se
         [str(front), "analyzer", "--", *pack_command(PACK)], stdout=subprocess.PIPE, cwd=ROOT
     )
     read_port(proc)
-    (pack,) = children_of(proc.pid)
+    (pack,) = children(proc.pid)
     proc.send_signal(sent)
     assert proc.wait(timeout=10) == status
-    assert wait_until(lambda: gone(pack)), "the pack outlived its front"
+    wait_for(lambda: not alive(pack), 10, "the pack to exit with its front")
 
 
 def test_nothing_is_left_when_the_parent_is_killed(front):
@@ -174,7 +152,7 @@ def test_nothing_is_left_when_the_parent_is_killed(front):
     assert starter.stdout is not None
     front_pid, port = (int(x) for x in starter.stdout.readline().split())
     assert port > 0
-    (pack,) = children_of(front_pid)
+    (pack,) = children(front_pid)
     os.kill(starter.pid, signal.SIGKILL)
     starter.wait()
-    assert wait_until(lambda: gone(front_pid) and gone(pack)), "the front or the pack outlived its parent"
+    wait_for(lambda: not (alive(front_pid) or alive(pack)), 10, "the front and the pack to exit with it")

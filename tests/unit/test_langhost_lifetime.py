@@ -151,7 +151,7 @@ def test_the_language_host_stops_its_program_when_the_engine_closes_it(tmp_path)
             language_pb2.RunRequest(pwd=str(tmp_path), program=".", project="p", stack="s")
         )
         deadline = time.monotonic() + 20
-        while not any("langhost_exec" in " ".join(_cmdline(p)) for p in _children(host.pid)):
+        while not any("langhost_exec" in " ".join(_cmdline(p)) for p in children(host.pid)):
             assert time.monotonic() < deadline, "the program never started"
             time.sleep(0.05)  # polling a condition with a deadline
         os.killpg(host.pid, signal.SIGINT)
@@ -163,7 +163,7 @@ def test_the_language_host_stops_its_program_when_the_engine_closes_it(tmp_path)
             os.killpg(host.pid, signal.SIGKILL)
 
 
-def _children(pid: int) -> list[int]:
+def children(pid: int) -> list[int]:
     """Children of every thread of `pid` (the host starts programs from its gRPC threads)."""
     out: list[int] = []
     for task in Path(f"/proc/{pid}/task").glob("*"):

@@ -1,19 +1,14 @@
-// Command pluginfront stands between the Pulumi engine and one of the project's Python
-// plugins (the provider, the policy pack) and answers, in Go, the per-resource calls whose
-// answer needs no Python: the engine makes them one at a time, on its serial path, for every
-// resource of a preview, and a Python gRPC round trip costs several times a Go one
-// (docs/engine.md, "The plugin front").
+// Command pluginfront stands between the Pulumi engine and a Python policy pack and answers,
+// in Go, the per-resource calls whose answer needs no Python: the engine makes them one at a
+// time, on its serial path, for every resource of a preview, and a Python gRPC round trip
+// costs several times a Go one (docs/engine.md, "The plugin front").
 //
-//	pluginfront provider -- <command> [args...]
 //	pluginfront analyzer -- <command> [args...]
 //
 // It starts the command, reads the port the plugin announces on its first line of stdout,
-// announces its own port in the same way, and forwards every call, byte for byte, except:
-//
-//   - provider: Check. The project's provider accepts inputs as given (as pulumi's default
-//     Check does); the answer is the request's `news`.
-//   - analyzer: Analyze and Remediate, when the pack declares no resource policy (asked once,
-//     from the pack's own GetAnalyzerInfo): such a pack answers both with nothing.
+// announces its own port in the same way, and forwards every call, byte for byte, except
+// Analyze and Remediate when the pack declares no resource policy (asked once, from the
+// pack's own GetAnalyzerInfo): such a pack answers both with nothing.
 //
 // Lifetime: it dies with its parent (PR_SET_PDEATHSIG) and the plugin dies with it; a
 // signal is passed on to the plugin, and the front exits with the plugin's status.
@@ -39,7 +34,6 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
-	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/emptypb"
 )
 
@@ -47,7 +41,6 @@ import (
 const maxMessage = 1 << 30
 
 const (
-	providerCheck     = "/pulumirpc.ResourceProvider/Check"
 	analyzerAnalyze   = "/pulumirpc.Analyzer/Analyze"
 	analyzerRemediate = "/pulumirpc.Analyzer/Remediate"
 	analyzerInfo      = "/pulumirpc.Analyzer/GetAnalyzerInfo"
@@ -68,29 +61,17 @@ func (rawCodec) Unmarshal(data []byte, v any) error {
 func (rawCodec) Name() string { return "proto" }
 
 type front struct {
-	kind     string
 	upstream *grpc.ClientConn
 
 	once       sync.Once
 	onlyStacks bool // analyzer: the pack has no resource policy
 }
 
-// answer returns the local answer to a call, or ok=false to forward it.
-func (f *front) answer(ctx context.Context, method string, request []byte) ([]byte, bool, error) {
-	switch {
-	case f.kind == "provider" && method == providerCheck:
-		var req pulumirpc.CheckRequest
-		if err := proto.Unmarshal(request, &req); err != nil {
-			return nil, false, nil // the plugin answers what the front cannot read
-		}
-		out, err := proto.Marshal(&pulumirpc.CheckResponse{Inputs: req.GetNews()})
-		return out, err == nil, err
-	case f.kind == "analyzer" && (method == analyzerAnalyze || method == analyzerRemediate):
-		f.once.Do(func() { f.onlyStacks = f.stackPoliciesOnly(ctx) })
-		// Both empty responses encode to zero bytes.
-		return []byte{}, f.onlyStacks, nil
-	}
-	return nil, false, nil
+// answersItself says whether the front answers a per-resource call itself (with the empty
+// response, which encodes to zero bytes) instead of forwarding it.
+func (f *front) answersItself(ctx context.Context) bool {
+	f.once.Do(func() { f.onlyStacks = f.stackPoliciesOnly(ctx) })
+	return f.onlyStacks
 }
 
 // stackPoliciesOnly asks the pack for its policies; any doubt forwards every call.
@@ -126,17 +107,13 @@ func outgoing(ctx context.Context) context.Context {
 func (f *front) handle(_ any, ss grpc.ServerStream) error {
 	method, _ := grpc.MethodFromServerStream(ss)
 	var first *frame
-	if method == providerCheck || method == analyzerAnalyze || method == analyzerRemediate {
+	if method == analyzerAnalyze || method == analyzerRemediate {
 		first = &frame{}
 		if err := ss.RecvMsg(first); err != nil {
 			return err
 		}
-		out, ok, err := f.answer(ss.Context(), method, first.b)
-		if err != nil {
-			return err
-		}
-		if ok {
-			return ss.SendMsg(&frame{out})
+		if f.answersItself(ss.Context()) {
+			return ss.SendMsg(&frame{[]byte{}})
 		}
 	}
 
@@ -202,10 +179,10 @@ func main() {
 	_, _, _ = syscall.RawSyscall(syscall.SYS_PRCTL, syscall.PR_SET_PDEATHSIG, uintptr(syscall.SIGKILL), 0)
 
 	args := os.Args[1:]
-	if len(args) < 3 || (args[0] != "provider" && args[0] != "analyzer") || args[1] != "--" {
-		fail("usage: pluginfront provider|analyzer -- <plugin command> [args...]")
+	if len(args) < 3 || args[0] != "analyzer" || args[1] != "--" {
+		fail("usage: pluginfront analyzer -- <plugin command> [args...]")
 	}
-	kind, command := args[0], args[2:]
+	command := args[2:]
 
 	cmd := exec.Command(command[0], command[1:]...)
 	cmd.Stdin, cmd.Stderr = os.Stdin, os.Stderr
@@ -240,7 +217,7 @@ func main() {
 	if err != nil {
 		fail("%v", err)
 	}
-	f := &front{kind: kind, upstream: conn}
+	f := &front{upstream: conn}
 	server := grpc.NewServer(
 		grpc.UnknownServiceHandler(f.handle),
 		grpc.ForceServerCodec(rawCodec{}),

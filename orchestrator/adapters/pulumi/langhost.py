@@ -44,6 +44,7 @@ PLUGIN_FRONT = "orchestrator-plugin-front"
 
 # The program's scheduling priority below the engine's (`nice`; 0 = the same): _program_nice.
 PROGRAM_NICE_ENV = "ORCHESTRATOR_PROGRAM_NICE"
+PROGRAM_NICE = 10
 
 # pulumi-language-python-exec exits with this code after it has already shown the user an
 # actionable message: the engine must then "bail" without printing another error.
@@ -253,9 +254,9 @@ def _program_nice() -> int:
     others leave; it still finishes as soon as the engine has answered it.
     """
     try:
-        return max(0, min(19, int(os.environ.get(PROGRAM_NICE_ENV, "10"))))
+        return max(0, min(19, int(os.environ.get(PROGRAM_NICE_ENV, PROGRAM_NICE))))
     except ValueError:
-        return 10
+        return PROGRAM_NICE
 
 
 def _config_file(config: str, secret_keys: str) -> tuple[str, Path]:

@@ -206,7 +206,7 @@ class ProjectStack:
             yield
         finally:
             self._started = None
-            started.stop()
+            started.stop()  # a no-op when its run has stopped it already
 
     @property
     def _provider_log(self) -> Path:
@@ -219,17 +219,18 @@ class ProjectStack:
         large stack's config)."""
         env = self.stack().workspace.env_vars
         saved = dict(env)
-        env.update(extra or {})
-        started, self._started = self._started, None  # one run per plugin: its caches
+        extra = dict(extra or {})
+        env.update(extra)
+        ahead, self._started = self._started, None  # one run per plugin: its caches
         try:
             if attach.enabled(env):
-                if started is None or started[0] != dict(extra or {}):
-                    started = (dict(extra or {}), attach.StartedProvider(env, self.root, self._provider_log))
+                plugin = ahead[1] if ahead and ahead[0] == extra else None
+                plugin = plugin or attach.StartedProvider(env, self.root, self._provider_log)
                 try:
-                    env.update(started[1].attach_env())
+                    env.update(plugin.attach_env())
                     yield
                 finally:
-                    started[1].stop()
+                    plugin.stop()
             else:
                 yield
         finally:
