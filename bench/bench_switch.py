@@ -105,16 +105,22 @@ def topology(
 PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
-class PeakRss:
-    """Peak resident memory of a process and all its descendants, sampled every 50 ms."""
+class PeakMemory:
+    """Peak memory of a process and all its descendants, sampled every 50 ms, two ways:
+    - RSS: each process's resident pages summed, so a page that several processes share (the
+      Python interpreter, gRPC's library) counts once per process;
+    - PSS (proportional set size, /proc/<pid>/smaps_rollup): a shared page counts once over
+      the tree, split between the processes that share it: what the tree takes from the
+      machine's memory."""
 
     def __init__(self, pid: int) -> None:
         self.pid = pid
-        self.peak = 0
+        self.rss = 0
+        self.pss = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
-    def __enter__(self) -> PeakRss:
+    def __enter__(self) -> PeakMemory:
         self._thread.start()
         return self
 
@@ -124,36 +130,43 @@ class PeakRss:
 
     def _run(self) -> None:
         while not self._stop.wait(0.05):
-            self.peak = max(self.peak, self.sample())
+            rss, pss = self.sample()
+            self.rss, self.pss = max(self.rss, rss), max(self.pss, pss)
 
-    def sample(self) -> int:
-        """Sum of VmRSS over the tree, walked through /proc/<pid>/task/<tid>/children: only the
-        tree's own processes are read, so the sampler takes little of the CPU it measures."""
-        total, frontier, seen = 0, [self.pid], set()
+    def sample(self) -> tuple[int, int]:
+        """(RSS, PSS) summed over the tree, walked through /proc/<pid>/task/<tid>/children:
+        only the tree's own processes are read, so the sampler takes little of the CPU it
+        measures."""
+        rss = pss = 0
+        frontier, seen = [self.pid], set()
         while frontier:
             pid = frontier.pop()
             if pid in seen:
                 continue
             seen.add(pid)
             try:
-                total += int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * PAGE
+                own_rss = int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * PAGE
+                rollup = Path(f"/proc/{pid}/smaps_rollup").read_text()
+                pss_line = next(ln for ln in rollup.splitlines() if ln.startswith("Pss:"))
+                own_pss = int(pss_line.split()[1]) * 1024
                 for task in Path(f"/proc/{pid}/task").iterdir():
                     frontier.extend(int(c) for c in (task / "children").read_text().split())
-            except (OSError, ValueError):
+            except (OSError, ValueError, StopIteration):
                 continue  # exited between two reads
-        return total
+            rss, pss = rss + own_rss, pss + own_pss
+        return rss, pss
 
 
-def timed_process(args: list[str], env: dict[str, str], cwd: Path) -> tuple[float, int, str]:
-    """(seconds, peak bytes of the process tree, stdout); raises when it fails."""
+def timed_process(args: list[str], env: dict[str, str], cwd: Path) -> tuple[float, PeakMemory, str]:
+    """(seconds, peak memory of the process tree, stdout); raises when it fails."""
     t0 = time.perf_counter()
     proc = subprocess.Popen(args, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    with PeakRss(proc.pid) as mem:
+    with PeakMemory(proc.pid) as mem:
         out, err = proc.communicate(timeout=3600)
     took = time.perf_counter() - t0
     if proc.returncode != 0:
         raise RuntimeError(f"{' '.join(args)} exited {proc.returncode}\n{out[-3000:]}\n{err[-3000:]}")
-    return took, mem.peak, out
+    return took, mem, out
 
 
 class PowerDns:
@@ -283,7 +296,8 @@ def one_size(
         "dry_run_s": round(dry, 2),
         "switch_s": round(total, 2),
         "steps_s": {s: steps[s] for s in STEPS if s in steps},
-        "peak_rss_mb": round(peak / 2**20),
+        "peak_rss_mb": round(peak.rss / 2**20),
+        "peak_pss_mb": round(peak.pss / 2**20),
         "raw_pulumi_up_s": round(raw, 2),
         "octodns_s": round(octo, 2),
         "one_patch_s": round(patch, 3),
@@ -329,7 +343,8 @@ def main() -> None:
                 "octoDNS",
                 "PATCH",
                 "ratio",
-                "peak",
+                "peak RSS",
+                "peak PSS",
             )
             print(" ".join(f"{c:>9}" for c in cols), flush=True)
         for n in sizes:
@@ -348,6 +363,7 @@ def main() -> None:
                 f"{r['one_patch_s']:.3f}s",
                 f"{r['switch_vs_octodns']}x",
                 f"{r['peak_rss_mb']}MB",
+                f"{r['peak_pss_mb']}MB",
             )
             print(" ".join(f"{c:>9}" for c in row), flush=True)
 

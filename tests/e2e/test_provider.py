@@ -277,7 +277,10 @@ def test_a_kill_9_in_the_middle_of_a_preview_leaves_no_process_behind(dev_env, t
 
         def running() -> bool:
             cmds = " ".join(c for _, c in project_processes(proj.root))
-            return "orchestrator.adapters.pulumi.provider" in cmds and "langhost_exec" in cmds
+            return (
+                "orchestrator.adapters.pulumi.provider" in cmds
+                and "orchestrator.adapters.pulumi.langhost" in cmds
+            )
 
         wait_for(running, 120, "the provider plugin and the program to run")
         if what == "pid":

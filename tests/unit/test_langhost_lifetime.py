@@ -12,14 +12,17 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
+from concurrent import futures
 from pathlib import Path
 
+import grpc
 import pytest
 
 from orchestrator.adapters.processes import alive
-from orchestrator.adapters.pulumi import langhost, langhost_exec
+from orchestrator.adapters.pulumi import langhost, langhost_exec, program_thread
 
 PARENT = """
 import subprocess, sys
@@ -124,19 +127,44 @@ time.sleep(60)
 """
 
 
-def test_the_language_host_stops_its_program_when_the_engine_closes_it(tmp_path):
+class _DeafMonitor(grpc.GenericRpcHandler):
+    """A resource monitor whose every call waits (as the engine's SignalAndWaitForShutdown
+    does for a refused preview): a program that calls it is blocked inside a gRPC call."""
+
+    def __init__(self) -> None:
+        self.called = threading.Event()
+        self.release = threading.Event()
+
+    def service(self, handler_call_details):  # noqa: ANN001, ANN201 (grpc's interface)
+        def wait(request: bytes, context: grpc.ServicerContext) -> bytes:
+            self.called.set()
+            self.release.wait(30)
+            context.abort(grpc.StatusCode.UNAVAILABLE, "the test is over")
+
+        return grpc.unary_unary_rpc_method_handler(wait)
+
+
+@pytest.mark.parametrize("in_process", [True, False], ids=["program-in-the-host", "program-in-a-child"])
+def test_the_language_host_stops_its_program_when_the_engine_closes_it(tmp_path, in_process):
     """The engine closes a plugin with SIGINT to its process group and kills it only 5 s
     later; a program still running then (a preview the policy pack refused leaves it waiting
     inside a gRPC call) must not hold the host, and the engine, for those 5 s."""
-    import grpc
     from pulumi.runtime.proto import language_pb2, language_pb2_grpc
 
+    program = tmp_path / "program"
+    program.mkdir()
+    (program / "__main__.py").write_text("raise SystemExit('the program must not get this far')\n")
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     runner = bin_dir / "pulumi-language-python-exec"  # stands for Pulumi's program runner
     runner.write_text(STUBBORN)
     runner.chmod(0o755)
     env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
+    env[langhost.IN_PROCESS_ENV] = "1" if in_process else "0"
+    monitor = _DeafMonitor()
+    monitor_server = grpc.server(futures.ThreadPoolExecutor(max_workers=4), handlers=[monitor])
+    monitor_port = monitor_server.add_insecure_port("127.0.0.1:0")
+    monitor_server.start()
     host = subprocess.Popen(
         [sys.executable, "-m", "orchestrator.adapters.pulumi.langhost"],
         stdout=subprocess.PIPE,
@@ -148,10 +176,22 @@ def test_the_language_host_stops_its_program_when_the_engine_closes_it(tmp_path)
         port = int(host.stdout.readline())
         channel = grpc.insecure_channel(f"127.0.0.1:{port}")
         run = language_pb2_grpc.LanguageRuntimeStub(channel).Run.future(
-            language_pb2.RunRequest(pwd=str(tmp_path), program=".", project="p", stack="s")
+            language_pb2.RunRequest(
+                pwd=str(tmp_path),
+                program=str(program),
+                project="p",
+                stack="s",
+                monitor_address=f"127.0.0.1:{monitor_port}",
+            )
         )
+
+        def started() -> bool:
+            if in_process:
+                return monitor.called.is_set()
+            return any("langhost_exec" in " ".join(_cmdline(p)) for p in children(host.pid))
+
         deadline = time.monotonic() + 20
-        while not any("langhost_exec" in " ".join(_cmdline(p)) for p in children(host.pid)):
+        while not started():
             assert time.monotonic() < deadline, "the program never started"
             time.sleep(0.05)  # polling a condition with a deadline
         os.killpg(host.pid, signal.SIGINT)
@@ -159,6 +199,8 @@ def test_the_language_host_stops_its_program_when_the_engine_closes_it(tmp_path)
         run.cancel()
         channel.close()
     finally:
+        monitor.release.set()
+        monitor_server.stop(grace=None)
         with contextlib.suppress(ProcessLookupError):
             os.killpg(host.pid, signal.SIGKILL)
 
@@ -181,7 +223,8 @@ def _cmdline(pid: int) -> list[str]:
 
 @pytest.mark.parametrize(("setting", "lower_by"), [(None, 10), ("3", 3), ("0", 0), ("not a number", 10)])
 def test_the_program_runs_below_the_engine(monkeypatch, setting, lower_by):
-    """Its CPU must not delay the engine's serial path (langhost._program_nice)."""
+    """Its CPU must not delay the engine's serial path (langhost._program_nice): a program in
+    a child process of its own, under another interpreter."""
     if setting is None:
         monkeypatch.delenv(langhost.PROGRAM_NICE_ENV, raising=False)
     else:
@@ -196,3 +239,44 @@ def test_the_program_runs_below_the_engine(monkeypatch, setting, lower_by):
     )
     proc.communicate(b"go\n", timeout=30)
     assert proc.returncode == min(19, own + lower_by)
+
+
+def test_the_program_in_the_host_runs_below_it_and_so_do_the_threads_it_starts():
+    """program_thread.on_own_thread: on Linux a thread has its own priority and passes it on."""
+    own = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+    def priorities() -> tuple[int, int]:
+        mine = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+        with futures.ThreadPoolExecutor(max_workers=1) as pool:
+            started = pool.submit(lambda: os.getpriority(os.PRIO_PROCESS, threading.get_native_id()))
+            return mine, started.result(timeout=10)
+
+    assert program_thread.on_own_thread(priorities, 4) == (min(19, own + 4),) * 2
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == own  # the caller's is kept
+
+
+def test_a_failure_on_the_programs_thread_is_raised_to_the_caller():
+    def fails() -> None:
+        raise SystemExit(3)
+
+    with pytest.raises(SystemExit) as raised:
+        program_thread.on_own_thread(fails, 0)
+    assert raised.value.code == 3
+
+
+@pytest.mark.parametrize(
+    ("status", "error", "bail"),
+    [(0, "", False), (32, "", True), (1, "Program exited with non-zero exit code: 1", False)],
+)
+def test_the_engine_is_told_how_the_program_ended(status, error, bail):
+    """32 is pulumi-language-python-exec's "already shown to the user": no second error."""
+    answer = program_thread.answer(status)
+    assert (answer.error, answer.bail) == (error, bail)
+
+
+def test_the_program_runs_in_the_host_only_under_the_hosts_own_interpreter(monkeypatch):
+    monkeypatch.delenv(langhost.IN_PROCESS_ENV, raising=False)
+    assert langhost._in_process(sys.executable)
+    assert not langhost._in_process("/opt/other-venv/bin/python")
+    monkeypatch.setenv(langhost.IN_PROCESS_ENV, "0")
+    assert not langhost._in_process(sys.executable)

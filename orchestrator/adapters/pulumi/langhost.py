@@ -36,6 +36,7 @@ from pulumi.runtime.proto import language_pb2, language_pb2_grpc, plugin_pb2
 
 from orchestrator import __version__
 from orchestrator.adapters.processes import exit_with_parent
+from orchestrator.adapters.pulumi import program_thread
 
 # The Go plugin front (tools/pluginfront), built beside the CLI by scripts/pulumi-engine.sh:
 # it answers a policy pack's per-resource calls that need no Python (docs/engine.md).
@@ -46,9 +47,9 @@ PLUGIN_FRONT = "orchestrator-plugin-front"
 PROGRAM_NICE_ENV = "ORCHESTRATOR_PROGRAM_NICE"
 PROGRAM_NICE = 10
 
-# pulumi-language-python-exec exits with this code after it has already shown the user an
-# actionable message: the engine must then "bail" without printing another error.
-EXIT_SHOWN_TO_USER = 32
+# "0": the program runs in a child process, as it must under another interpreter (_in_process).
+IN_PROCESS_ENV = "ORCHESTRATOR_PROGRAM_IN_PROCESS"
+
 EXEC_SCRIPT = "pulumi-language-python-exec"
 
 
@@ -138,12 +139,17 @@ class LanguageHost(language_pb2_grpc.LanguageRuntimeServicer):
         info = request.info if request.HasField("info") else None
         try:
             python = _python_for(info)
-            script = _exec_script()
         except FileNotFoundError as exc:
             return language_pb2.RunResponse(error=str(exc))
         program_dir = (info.program_directory if info else "") or request.pwd
         entry = (info.entry_point if info else "") or request.program or "."
         program = str(Path(program_dir) / entry)
+        if _in_process(python):
+            return program_thread.run(request, program, self.engine_address, _program_nice())
+        try:
+            script = _exec_script()
+        except FileNotFoundError as exc:
+            return language_pb2.RunResponse(error=str(exc))
         # The config goes through a private file, not the environment: one environment
         # string is capped at 128 KiB and a large topology's config is bigger
         # (langhost_exec.py reads it back into the program's own environment).
@@ -186,11 +192,7 @@ class LanguageHost(language_pb2_grpc.LanguageRuntimeServicer):
             proc = _CHILDREN.run(args, cwd=request.pwd or None, env=env, nice=_program_nice())
         finally:
             shutil.rmtree(config_dir, ignore_errors=True)
-        if proc.returncode == 0:
-            return language_pb2.RunResponse()
-        if proc.returncode == EXIT_SHOWN_TO_USER:
-            return language_pb2.RunResponse(bail=True)
-        return language_pb2.RunResponse(error=f"Program exited with non-zero exit code: {proc.returncode}")
+        return program_thread.answer(proc.returncode)
 
     def RunPlugin(self, request, context) -> Iterator[language_pb2.RunPluginResponse]:  # noqa: N802
         """Runs a plugin written in Python (a policy pack) and streams its output."""
@@ -243,6 +245,14 @@ class LanguageHost(language_pb2_grpc.LanguageRuntimeServicer):
         code = proc.wait()
         _CHILDREN.forget(proc)
         yield language_pb2.RunPluginResponse(exitcode=code)
+
+
+def _in_process(python: str) -> bool:
+    """Whether the program runs in this process (program_thread.py): when it wants our own
+    interpreter (the project's virtualenv) and ORCHESTRATOR_PROGRAM_IN_PROCESS is not "0"."""
+    if os.environ.get(IN_PROCESS_ENV, "1") == "0":
+        return False
+    return Path(python).absolute() == Path(sys.executable).absolute()
 
 
 def _program_nice() -> int:
@@ -327,6 +337,11 @@ def main() -> None:
         # gRPC call): stop it now, or every refused preview takes those 5 s longer.
         _CHILDREN.kill_all()
         server.stop(grace=1)
+        # A program running in this process (program_thread.py) is stopped by exiting: the
+        # interpreter would otherwise wait for the gRPC thread that waits for it.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
 
 
 if __name__ == "__main__":
