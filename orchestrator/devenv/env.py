@@ -19,8 +19,6 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
-import psycopg
-
 import orchestrator
 from orchestrator.adapters.files.paths import project_root
 from orchestrator.adapters.postgres import pg
@@ -840,6 +838,8 @@ def _ports_in_use(record: dict[str, Any], besides: str) -> set[int]:
 
 def _pg_answers(ep: Endpoint) -> bool:
     """Accepts a connection and a query (not while starting up or reaching consistency)."""
+    import psycopg  # here, not at import: most runs never connect
+
     try:
         with pg.connect(ep) as conn:
             conn.execute("SELECT 1")

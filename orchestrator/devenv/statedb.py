@@ -16,8 +16,6 @@ import secrets
 from pathlib import Path
 from urllib.parse import quote
 
-from psycopg import sql
-
 from orchestrator.adapters.postgres import pg
 from orchestrator.devenv import credentials, postgres
 from orchestrator.devenv.ports import LOOPBACK
@@ -55,6 +53,8 @@ def superuser_endpoint(port: int, superuser_password: str) -> pg.Endpoint:
 
 def ensure_database(port: int, superuser_password: str, password: str) -> None:
     """The `orchestrator` role (login, password) owning the `orchestrator_state` database."""
+    from psycopg import sql  # here, not at import: most runs never connect
+
     with pg.connect(superuser_endpoint(port, superuser_password)) as conn:
         exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (USER,)).fetchone()
         verb = "ALTER" if exists else "CREATE"

@@ -211,15 +211,21 @@ def test_prometheus_sees_every_record_flip_to_group_b_and_the_cleanup_counter_ri
         30,
         "Prometheus to count the completed switchover",
     )
-    end = time.time()
+    # A second past now: the range's last step (one per second from start - 5) must fall after
+    # the scrape that Prometheus has just shown with group-b serving. A switch that takes under
+    # 4 s otherwise ends the range on the step before that scrape.
+    end = time.time() + 1.0
     # The flip, sample by sample: for every record group-a went 1 -> 0 and group-b 0 -> 1, and
     # group-b never served before group-a had served (make-before-break never shows a gap).
     for group, first, last in (("group-a", 1.0, 0.0), ("group-b", 0.0, 1.0)):
         rows = prom.range(f'dns_record_group_active{{job="orchestrator",group="{group}"}}', start - 5, end)
         by_host = {r["metric"]["dns_record_name"]: [float(v) for _, v in r["values"]] for r in rows}
         assert set(by_host) == set(HOSTS), by_host.keys()
-        for host, values in by_host.items():
-            assert values[0] == first and values[-1] == last, (group, host, values)
+        assert len(rows) == len(HOSTS), [r["metric"] for r in rows]  # one series per record
+        for r in rows:
+            host, values = r["metric"]["dns_record_name"], [float(v) for _, v in r["values"]]
+            when = [float(t) - start for t, _ in r["values"]]  # seconds from the switch's start
+            assert values[0] == first and values[-1] == last, (group, host, values, when, end - start)
             flip = values.index(last)
             assert all(v == last for v in values[flip:]), (group, host, values)  # one clean flip
     # The recording rule over the same window crosses over, per zone.

@@ -139,6 +139,18 @@ def test_engine_runs_diff_in_parallel_unless_told_otherwise(
     assert env.get("PULUMI_PARALLEL_DIFF") == expected
 
 
+@pytest.mark.parametrize(("own", "expected"), [(None, environment.ENGINE_GOGC), ("200", None)])
+def test_the_engine_collects_garbage_sooner_unless_told_otherwise(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, own: str | None, expected: str | None
+) -> None:
+    if own is None:
+        monkeypatch.delenv("GOGC", raising=False)
+    else:
+        monkeypatch.setenv("GOGC", own)  # the user's own setting reaches the engine
+    env = environment.engine_env(tmp_path, Engine(root=tmp_path / "engine", version="0"), warn=False)
+    assert env.get("GOGC") == expected
+
+
 def test_a_stack_file_is_parsed_once_per_text_and_callers_get_their_own_copy(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

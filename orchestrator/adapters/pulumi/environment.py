@@ -119,6 +119,9 @@ def locate_engine() -> Engine:
     return _checked[key]
 
 
+ENGINE_GOGC = "50"
+
+
 def engine_env(project_root: Path, engine: Engine | None = None, *, warn: bool = True) -> dict[str, str]:
     """Environment variables for every Pulumi run of this project."""
     engine = engine or locate_engine()
@@ -137,6 +140,11 @@ def engine_env(project_root: Path, engine: Engine | None = None, *, warn: bool =
         # resources are checked, instead of inline on the serial step generation. The same
         # decisions; 0.4-0.7 s off a 1,000-hostname dry-run (docs/engine.md).
         env["PULUMI_PARALLEL_DIFF"] = "true"
+    if not os.environ.get("GOGC"):
+        # The engine (Go) holds every resource, old and new, at the peak of a switch's memory:
+        # collected at 50 % growth instead of 100 %, about 28 MB less at 1,000 hostnames for
+        # about 0.45 s more of a dry-run (docs/engine.md).
+        env["GOGC"] = ENGINE_GOGC
     if not os.environ.get("PULUMI_BACKEND_URL"):
         state = project_root / ".pulumi-state"
         state.mkdir(exist_ok=True)

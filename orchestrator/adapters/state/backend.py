@@ -11,11 +11,13 @@ import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-import psycopg
-
 from orchestrator.domain.errors import EnvironmentProblem
+
+if TYPE_CHECKING:  # imported where used: a run on another backend skips its ~9 MB
+    import psycopg
 
 BACKEND_ENV = "PULUMI_BACKEND_URL"
 SCHEMES = ("postgres://", "postgresql://")
@@ -74,6 +76,8 @@ def redacted(url: str) -> str:
 @contextmanager
 def connect(url: str) -> Iterator[psycopg.Connection]:
     """A short autocommit connection with our tables in place; EnvironmentProblem when unreachable."""
+    import psycopg
+
     try:
         conn = psycopg.connect(conninfo(url), autocommit=True)
     except psycopg.OperationalError as exc:

@@ -12,8 +12,6 @@ import builtins
 import json
 from pathlib import Path
 
-from psycopg.types.json import Jsonb
-
 from orchestrator.adapters.files.journal import Clock, Journal, SwitchRecord, is_switch_id
 from orchestrator.adapters.state.backend import connect, redacted
 from orchestrator.domain.errors import OrchestratorError, UsageError
@@ -44,6 +42,8 @@ class PgJournal(Journal):
             raise ValueError(f"{record.id!r} is not a switch id")
         if touch:
             record.updated_at = self._now()
+        from psycopg.types.json import Jsonb  # here, not at import: most runs never connect
+
         data = record.to_dict()
         with connect(self.url) as conn:
             conn.execute(
