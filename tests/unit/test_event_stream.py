@@ -123,3 +123,28 @@ def test_the_automation_api_is_asked_for_the_file_log_the_reader_filters() -> No
         _stack._cleanup(temp_dir, thread, stop, None, server)
     assert _stack._cleanup is event_stream.cleanup and not thread.is_alive()
     assert [bool(e.resource_pre_event) for e in got] == [True]
+
+
+def test_a_kept_plan_step_holds_only_what_the_changes_are_read_from() -> None:
+    from orchestrator.adapters.pulumi.stack import changes_from_events
+
+    def state(inputs: dict[str, object], outputs: dict[str, object]) -> dict[str, object]:
+        return {"type": "t", "urn": "urn:a::b::t::n", "inputs": inputs, "outputs": outputs}
+
+    meta = {
+        "op": "update",
+        "urn": "urn:a::b::t::n",
+        "type": "t",
+        "provider": "",
+        "old": state({"values": ["in-old"]}, {"values": ["10.0.0.1"], "id": "x"}),
+        "new": state({"values": ["10.0.0.2"]}, {"values": ["out-new"]}),
+        "diffs": ["values"],
+    }
+    event = {"sequence": 1, "timestamp": 1, "resourcePreEvent": {"metadata": meta}}
+    whole = changes_from_events([EngineEvent.from_json(json.loads(json.dumps(event)))])
+    kept: list[EngineEvent] = []
+    _installs_the_reader._collect(kept)(EngineEvent.from_json(event))
+    md = kept[0].resource_pre_event.metadata
+    assert not md.old.inputs and not md.new.outputs  # the halves nobody reads are gone
+    assert changes_from_events(kept) == whole  # and the changes read from it are the same
+    assert whole[0].old == {"values": ["10.0.0.1"], "id": "x"} and whole[0].new == {"values": ["10.0.0.2"]}

@@ -7,11 +7,13 @@ import time
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-
-import requests
+from typing import TYPE_CHECKING
 
 from orchestrator.adapters.dns.errors import CredentialsRejected, ProviderError, ServerUnreachable
 from orchestrator.domain.values import canonical, fqdn, from_zone_text, to_zone_text
+
+if TYPE_CHECKING:  # imported where used: the program, which only declares record sets, skips its ~5 MB
+    import requests
 
 # A change of one record set: ("replace", name, type, ttl, values) or ("delete", name, type, 0, ()).
 Change = tuple[str, str, str, int, Sequence[str]]
@@ -38,6 +40,8 @@ class PowerDNSClient:
         return f"{self.api_url.rstrip('/')}/api/v1/servers/{self.server_id}{path}"
 
     def _request(self, method: str, path: str, **kwargs) -> requests.Response:
+        import requests
+
         try:
             resp = requests.request(
                 method, self._url(path), headers={"X-API-Key": self.api_key}, timeout=self.timeout, **kwargs

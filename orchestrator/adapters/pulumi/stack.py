@@ -88,10 +88,26 @@ def _collect(into: list[auto.EngineEvent]) -> Callable[[auto.EngineEvent], None]
     kept whole, they held about 440 MB."""
 
     def keep(event: auto.EngineEvent) -> None:
-        if event.resource_pre_event is not None or event.policy_event is not None or _refresh_step(event):
+        if event.resource_pre_event is not None:
+            _slim(event.resource_pre_event.metadata)
+            into.append(event)
+        elif event.policy_event is not None or _refresh_step(event):
             into.append(event)
 
     return keep
+
+
+def _slim(md: Any) -> None:
+    """Drops the half of a planned step that changes_from_events never reads (the old state's
+    inputs, the new state's outputs, when the half it reads is there): the orchestrator held
+    every resource's property maps twice over through the preview, the peak of a switch's
+    memory (about 3 MB at 1,000 hostnames)."""
+    if md is None:
+        return
+    if md.old is not None and md.old.outputs:
+        md.old.inputs = {}
+    if md.new is not None and md.new.inputs:
+        md.new.outputs = {}
 
 
 def _refresh_step(event: auto.EngineEvent) -> bool:
