@@ -242,3 +242,29 @@ def test_a_plan_fingerprint_is_the_hash_of_its_canonical_content_as_before() -> 
     ]
     expected = hashlib.sha256(canonical_json(content).encode()).hexdigest()[:16]
     assert plan.fingerprint == expected == plan.to_dict()["fingerprint"]
+
+
+def test_the_expected_durations_grow_with_the_plan_as_the_measured_ones_do() -> None:
+    """bench/bench_switch.py, 2 cores: preflight 7.2 s, flip 6.8 s for 3,001 changes; 35.5 s and
+    38.8 s for 15,001. The dry-run's promise must be of that size, not the demo's."""
+    from orchestrator.domain.switch.plan import EndpointChange, SwitchPlan, build_plan
+
+    def plan_of(n: int) -> SwitchPlan:
+        changes = [
+            EndpointChange("MODIFY", "z.test", f"h{i}.z.test", "A", ("10.0.0.1",), ("10.0.0.2",))
+            for i in range(n)
+        ]
+        return build_plan(
+            stack="s", kind="switch", mode="planned", from_groups=("a",), to_groups=("b",), changes=changes
+        )
+
+    def step(plan: SwitchPlan, name: str) -> float:
+        return next(s.expected_seconds for s in plan.steps if s.name == name)
+
+    demo, thousand, five_thousand = plan_of(9), plan_of(3001), plan_of(15001)
+    for name, measured_1000, measured_5000 in (("preflight", 7.2, 35.5), ("flip-dns", 6.8, 38.8)):
+        assert step(demo, name) < 2.0
+        assert 0.8 * measured_1000 <= step(thousand, name) <= 1.3 * measured_1000
+        assert 0.8 * measured_5000 <= step(five_thousand, name) <= 1.3 * measured_5000
+    assert step(thousand, "acquire-lease") == step(demo, "acquire-lease")  # not per record set
+    assert thousand.expected_seconds == sum(s.expected_seconds for s in thousand.steps if s.skipped is None)

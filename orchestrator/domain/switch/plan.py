@@ -24,7 +24,7 @@ from orchestrator.domain.rules import (
     hostnames_left_empty,
     leaves_no_active_group,
 )
-from orchestrator.domain.switch.steps import EXPECTED_SECONDS, SKIPPED_WHY, STEPS
+from orchestrator.domain.switch.steps import SKIPPED_WHY, STEPS, expected_seconds
 
 FINGERPRINT_RE = re.compile(r"^[0-9a-f]{16}$")
 
@@ -107,13 +107,15 @@ def _fingerprint(content: dict[str, Any]) -> str:
     return hashlib.sha256(canonical_json(content).encode()).hexdigest()[:16]
 
 
-def planned_steps(*, has_databases: bool = False, moves_primaries: bool = False) -> tuple[PlannedStep, ...]:
+def planned_steps(
+    *, has_databases: bool = False, moves_primaries: bool = False, changes: int = 0
+) -> tuple[PlannedStep, ...]:
     out = []
     for name in STEPS:
         why = SKIPPED_WHY.get(name)
         if name in ("demote-primary", "promote-primary") and has_databases:
             why = None if moves_primaries else "no database primary changes group in this plan"
-        out.append(PlannedStep(name, EXPECTED_SECONDS[name] if why is None else 0.0, why))
+        out.append(PlannedStep(name, expected_seconds(name, changes) if why is None else 0.0, why))
     return tuple(out)
 
 
@@ -181,7 +183,9 @@ def build_plan(
         changes=ordered,
         blockers=tuple(own) + tuple(extra_blockers or ()),
         warnings=tuple(warnings or ()) + tuple(lowered),
-        steps=planned_steps(has_databases=has_databases, moves_primaries=bool(databases)),
+        steps=planned_steps(
+            has_databases=has_databases, moves_primaries=bool(databases), changes=len(ordered)
+        ),
         databases=tuple(databases),
     )
 
