@@ -127,28 +127,26 @@ def test_engine_env_points_pulumi_at_the_projects_home(
     assert env["PULUMI_HOME"] == str(environment.engine_home(tmp_path))
 
 
-@pytest.mark.parametrize(("own", "expected"), [(None, "true"), ("false", None)])
-def test_engine_runs_diff_in_parallel_unless_told_otherwise(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, own: str | None, expected: str | None
+@pytest.mark.parametrize(
+    ("variable", "own", "expected"),
+    [
+        # The engine diffs beside the serial step generation.
+        ("PULUMI_PARALLEL_DIFF", None, "true"),
+        ("PULUMI_PARALLEL_DIFF", "false", None),
+        # The engine collects garbage sooner: the largest process at a switch's peak.
+        ("GOGC", None, environment.ENGINE_GOGC),
+        ("GOGC", "200", None),
+    ],
+)
+def test_engine_settings_apply_unless_the_user_set_their_own(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, variable: str, own: str | None, expected: str | None
 ) -> None:
     if own is None:
-        monkeypatch.delenv("PULUMI_PARALLEL_DIFF", raising=False)
+        monkeypatch.delenv(variable, raising=False)
     else:
-        monkeypatch.setenv("PULUMI_PARALLEL_DIFF", own)  # the user's own setting reaches the engine
+        monkeypatch.setenv(variable, own)  # the user's own setting reaches the engine
     env = environment.engine_env(tmp_path, Engine(root=tmp_path / "engine", version="0"), warn=False)
-    assert env.get("PULUMI_PARALLEL_DIFF") == expected
-
-
-@pytest.mark.parametrize(("own", "expected"), [(None, environment.ENGINE_GOGC), ("200", None)])
-def test_the_engine_collects_garbage_sooner_unless_told_otherwise(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, own: str | None, expected: str | None
-) -> None:
-    if own is None:
-        monkeypatch.delenv("GOGC", raising=False)
-    else:
-        monkeypatch.setenv("GOGC", own)  # the user's own setting reaches the engine
-    env = environment.engine_env(tmp_path, Engine(root=tmp_path / "engine", version="0"), warn=False)
-    assert env.get("GOGC") == expected
+    assert env.get(variable) == expected
 
 
 def test_a_stack_file_is_parsed_once_per_text_and_callers_get_their_own_copy(

@@ -3,14 +3,15 @@
 Why: every Python process that loads gRPC and the Pulumi SDK holds 45-50 MB before it does any
 work. The language host has both loaded already, and it only waits while the program runs; a
 program in a child process of its own was one more such interpreter at the switch's peak of
-memory (docs/engine.md, "Memory").
+memory (docs/engine.md, "The program runs inside the host").
 
 How: as Pulumi's own in-process host runs an inline program
 (`pulumi.automation._server.LanguageServer.Run`): the SDK's settings are reset, the config is
 set, and the program runs in `run_in_stack` on an event loop of its own. Errors are reported as
 `pulumi-language-python-exec` reports them: logged to the engine, then the engine is told to
-bail without printing another one. The SDK keeps its settings and config in context variables,
-which a new thread starts without, so nothing leaks from one run into the next.
+bail without printing another one. Nothing leaks from one run into the next: `reset_options`
+replaces the SDK's settings (a module global) and clears its root resource, and the config is
+set anew (both context variables, which a new thread starts without).
 
 The thread runs `nice` levels below the engine (langhost._program_nice); on Linux the priority
 belongs to a thread, and the threads it starts (the event loop's executor) inherit it.
