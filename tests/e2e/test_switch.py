@@ -8,6 +8,8 @@ import signal
 import subprocess
 import time
 
+import dns.message
+import dns.query
 import pytest
 import requests
 
@@ -30,6 +32,7 @@ STEPS = [
     "release-lease",
 ]
 TTL = 3
+EARLIER_TTL = 60  # the longest TTL another e2e module deploys for the same names
 
 
 @pytest.fixture(scope="module")
@@ -39,6 +42,9 @@ def project(dev_env, tmp_path_factory):
     proj.lease = LEASE
     proj.write_stack(proj.topology, ["group-a"], lease=LEASE)
     proj.run("up", "--stack", proj.stack, "--yes")
+    # Unbound is shared by the session: an earlier module's answers for the same names (the
+    # demo's TTL of 30 s) may still be cached, and would outlive a switch here by that much.
+    wait_for(lambda: resolver_ttls_at_most(dev_env, TTL), EARLIER_TTL + 10, f"Unbound's TTLs to be {TTL}s")
     yield proj
     proj.destroy()
 
@@ -49,6 +55,17 @@ def at_group_a(project):
     project.write_stack(project.topology, ["group-a"], lease=project.lease)
     project.run("up", "--stack", project.stack, "--yes")
     return project
+
+
+def resolver_ttls_at_most(dev_env, ttl: int) -> bool:
+    """Whether Unbound answers every hostname with records of at most `ttl` seconds."""
+    unbound = find_server(dev_env.status, "unbound")
+    for host in HOSTS:
+        ask = dns.message.make_query(host, "A")  # recursion desired: the client's view
+        answer = dns.query.udp(ask, unbound["address"], port=unbound["port"], timeout=2)
+        if not answer.answer or any(rrset.ttl > ttl for rrset in answer.answer):
+            return False
+    return True
 
 
 def serves(dev_env, topology, group: str) -> bool:
