@@ -16,6 +16,7 @@ violation, never a pass.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,7 @@ from pulumi_policy.proxy import UnknownValueError
 
 from orchestrator.adapters.processes import exit_with_parent
 from orchestrator.adapters.pulumi.policy_speed import apply as speed_up_pulumi_policy
+from orchestrator.adapters.pulumi.policy_speed import servicer as pack_servicer
 from orchestrator.domain.policies import POLICIES, PolicySpec, StackView, plain, thresholds_from_json, view_of
 
 PACK_NAME = "failover-preconditions"
@@ -36,28 +38,24 @@ def load_thresholds(path: Path = CONFIG_FILE) -> dict[str, dict[str, Any]]:
     return thresholds_from_json(path.read_text())
 
 
-class _ViewOnce:
-    """The stack view of the last resources list seen: the eight policies of one AnalyzeStack
-    share one list (orchestrator.adapters.pulumi.policy_speed), so the view is built once.
-    Holding the list keeps its identity from being reused by another."""
+def view_once(resources: Any) -> StackView:
+    """The stack view of one AnalyzeStack's resources, built once for its eight policies.
 
-    def __init__(self) -> None:
-        self._last: tuple[Any, StackView | UnknownValueError] | None = None
-
-    def __call__(self, resources: Any) -> StackView:
-        last = self._last
-        if last is None or last[0] is not resources:
-            try:
-                last = (resources, view_of(resources))
-            except UnknownValueError as exc:
-                last = (resources, exc)
-            self._last = last
-        if isinstance(last[1], UnknownValueError):
-            raise last[1]
-        return last[1]
-
-
-_VIEW = _ViewOnce()
+    pulumi-policy (as patched: orchestrator.adapters.pulumi.policy_speed) hands them all one
+    list of the stack's resources, which keeps the view: it goes with the list when the call
+    ends, and nothing of one call outlives it. Unpatched, each policy gets a plain list of
+    its own and builds its view."""
+    view = getattr(resources, "view", None)
+    if view is None:
+        try:
+            view = view_of(resources)
+        except UnknownValueError as exc:
+            view = exc
+        with contextlib.suppress(AttributeError):  # a plain list: nowhere to keep it
+            resources.view = view
+    if isinstance(view, UnknownValueError):
+        raise view
+    return view
 
 
 def _validator(spec: PolicySpec) -> Callable[[Any, Callable[..., None]], None]:
@@ -65,7 +63,7 @@ def _validator(spec: PolicySpec) -> Callable[[Any, Callable[..., None]], None]:
 
         config = plain(args.get_config() or {})
         try:
-            view = _VIEW(args.resources)
+            view = view_once(args.resources)
         except UnknownValueError as exc:
             # pulumi-policy would turn this into an advisory note: a policy that cannot see
             # must not pass, so it is a violation at the policy's own level.
@@ -99,6 +97,17 @@ def build_policies(thresholds: Mapping[str, Mapping[str, Any]]) -> list[Any]:
     return out
 
 
+DESCRIPTION = "Preconditions of the active-group failover orchestrator (docs/policies.md)"
+
+
+def analyzer() -> Any | None:
+    """The pack's analyzer, for the language host to serve in its own process (named by
+    `inProcessAnalyzer` in PulumiPolicy.yaml; docs/engine.md); None when this pulumi-policy
+    cannot be served so, and the host starts the pack as a process of its own."""
+    policies = build_policies(load_thresholds())
+    return pack_servicer(PACK_NAME, policies, EnforcementLevel.MANDATORY, DESCRIPTION)
+
+
 def main() -> None:
 
     exit_with_parent()  # whoever started us (language host or engine) may be killed -9
@@ -109,7 +118,7 @@ def main() -> None:
         name=PACK_NAME,
         policies=build_policies(load_thresholds()),
         enforcement_level=EnforcementLevel.MANDATORY,
-        description="Preconditions of the active-group failover orchestrator (docs/policies.md)",
+        description=DESCRIPTION,
     )
 
 

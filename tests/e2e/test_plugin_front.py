@@ -1,5 +1,6 @@
-"""The plugin front (tools/pluginfront) in front of real policy packs: what it answers itself,
-what it passes on unchanged, and that it never outlives its parent."""
+"""The plugin front (tools/pluginfront) in front of real policy packs, started by the front or
+served inside the language host: what it answers itself, what it passes on unchanged, and
+that it never outlives its parent."""
 
 from __future__ import annotations
 
@@ -15,13 +16,15 @@ from pathlib import Path
 import grpc
 import pytest
 from google.protobuf import empty_pb2
-from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc
+from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc, language_pb2
 
 from orchestrator.adapters.processes import alive
+from orchestrator.adapters.pulumi import langhost
 from orchestrator.adapters.pulumi.environment import locate_engine
 from orchestrator.adapters.pulumi.langhost import PLUGIN_FRONT
 from tests.e2e.dnsutil import wait_for
-from tests.unit.test_langhost_lifetime import children
+from tests.unit.test_langhost_lifetime import _cmdline, children
+from tests.unit.test_pack_in_host import PACK_OPTIONS, Context, info
 from tests.unit.test_policy_speed import RECORD_TYPE, resource, stack_request
 
 pytestmark = pytest.mark.e2e
@@ -156,3 +159,65 @@ def test_nothing_is_left_when_the_parent_is_killed(front):
     os.kill(starter.pid, signal.SIGKILL)
     starter.wait()
     wait_for(lambda: not (alive(front_pid) or alive(pack)), 10, "the front and the pack to exit with it")
+
+
+# The project's pack as the language host serves it: in its own process (langhost._serve_pack_here).
+
+
+@pytest.fixture
+def in_host(monkeypatch) -> Iterator[int]:
+    monkeypatch.delenv(langhost.IN_PROCESS_ENV, raising=False)
+    here = langhost._serve_pack_here(info(PACK, PACK_OPTIONS), sys.executable, str(PACK))
+    assert here is not None
+    server, port = here
+    try:
+        yield port
+    finally:
+        server.stop(grace=None)
+
+
+def upstream_command(front: Path, port: int) -> list[str]:
+    return [str(front), "analyzer", "--upstream", f"127.0.0.1:{port}"]
+
+
+def test_the_pack_in_the_host_answers_through_the_front_as_its_own_process_does(front, in_host):
+    request = stack_request(["group-b"])
+    with served(pack_command(PACK)) as (_, direct):
+        info_, verdict = direct.GetAnalyzerInfo(empty_pb2.Empty()), direct.AnalyzeStack(request)
+    with served(upstream_command(front, in_host)) as (channel, fronted):
+        assert fronted.GetAnalyzerInfo(empty_pb2.Empty()) == info_
+        assert fronted.AnalyzeStack(request) == verdict
+        for method in ("Analyze", "Remediate"):  # answered by the front: never reach Python
+            assert channel.unary_unary(f"/pulumirpc.Analyzer/{method}")(b"\xff not a message") == b""
+    assert info_.policies and verdict.diagnostics
+
+
+@pytest.mark.parametrize("sent", [signal.SIGINT, signal.SIGTERM])
+def test_a_front_before_a_pack_in_the_host_exits_cleanly_on_a_signal(front, in_host, sent):
+    proc = subprocess.Popen(upstream_command(front, in_host), stdout=subprocess.PIPE, cwd=ROOT)
+    read_port(proc)
+    assert children(proc.pid) == []  # nothing of its own to start
+    proc.send_signal(sent)
+    assert proc.wait(timeout=10) == 0
+
+
+def test_the_host_starts_only_the_front_for_its_own_pack(front, monkeypatch):
+    """What the engine sees through RunPlugin: the front's port, then its end when it closes
+    the stream; no Python process for the pack."""
+    monkeypatch.delenv(langhost.IN_PROCESS_ENV, raising=False)
+    monkeypatch.setenv("PATH", f"{front.parent}{os.pathsep}{os.environ['PATH']}")
+    request = language_pb2.RunPluginRequest(
+        pwd=str(PACK), program=str(PACK), info=info(PACK, PACK_OPTIONS), kind="analyzer"
+    )
+    context = Context()
+    before = set(children(os.getpid()))
+    answers = langhost.LanguageHost("127.0.0.1:1").RunPlugin(request, context)
+    port = int(next(answers).stdout)
+    (started,) = set(children(os.getpid())) - before
+    assert Path(_cmdline(started)[0]).name == PLUGIN_FRONT
+    assert children(started) == []
+    with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+        assert analyzer_pb2_grpc.AnalyzerStub(channel).GetAnalyzerInfo(empty_pb2.Empty()).policies
+    context.cancel()
+    assert [a.HasField("exitcode") for a in answers][-1]
+    wait_for(lambda: not alive(started), 10, "the front to exit when the engine closes the stream")

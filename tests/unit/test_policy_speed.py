@@ -6,6 +6,8 @@ engine asks it; each patched answer is compared with the library's own answer to
 
 from __future__ import annotations
 
+import threading
+from concurrent import futures
 from importlib.metadata import version
 from typing import Any
 
@@ -92,3 +94,48 @@ def test_analyze_stack_decodes_the_stack_once_and_links_parents_and_dependencies
     stack, first = resources[0], resources[1]
     assert first.parent is stack and first.dependencies == [stack]
     assert first.props["zone"] and stack.parent is None
+
+
+def test_the_pack_served_in_another_process_answers_as_the_pack_does():
+    """policy/__main__.py's analyzer(), which the language host serves in its own process."""
+    in_host = pack.analyzer()
+    assert in_host is not None
+    # As pp.PolicyPack builds it (version "0.0.1": the CLI takes the pack's from its YAML).
+    policies = pack.build_policies(pack.load_thresholds())
+    served = pp._PolicyAnalyzerServicer(
+        pack.PACK_NAME, "0.0.1", policies, EnforcementLevel.MANDATORY, None, pack.DESCRIPTION
+    )
+    assert in_host.GetAnalyzerInfo(None, None) == served.GetAnalyzerInfo(None, None)
+    for active in (["group-a"], ["group-a", "group-b"]):
+        request = stack_request(active)
+        assert in_host.AnalyzeStack(request, None) == served.AnalyzeStack(request, None)
+
+
+def test_the_pack_in_the_host_leaves_the_programs_runtime_settings_alone(monkeypatch):
+    """pulumi-policy configures the SDK's settings from these variables at every call. In the
+    language host, the program has settings of its own, set on its own thread: the pack's
+    calls, served on other threads, must not change what the program's thread sees."""
+    import pulumi.runtime.settings as sdk
+
+    for name, value in (("PULUMI_PROJECT", "pack"), ("PULUMI_STACK", "pack"), ("PULUMI_DRY_RUN", "true")):
+        monkeypatch.setenv(name, value)
+    analyzer = pack.analyzer()
+    seen: list[tuple[str | None, str | None]] = []
+
+    def program() -> None:
+        sdk.reset_options(project="program", stack="dev", preview=False)
+        with futures.ThreadPoolExecutor(max_workers=1) as grpc_thread:
+            grpc_thread.submit(analyzer.AnalyzeStack, stack_request(["group-a"]), None).result()
+            pack_saw = grpc_thread.submit(lambda: (sdk.SETTINGS.project, sdk.SETTINGS.stack)).result()
+        assert pack_saw == ("pack", "pack")  # the library did configure, on its own thread
+        seen.append((sdk.SETTINGS.project, sdk.SETTINGS.stack))
+
+    thread = threading.Thread(target=program)
+    thread.start()
+    thread.join(timeout=30)
+    assert seen == [("program", "dev")]
+
+
+def test_another_pulumi_policy_runs_the_pack_as_a_process_of_its_own(monkeypatch):
+    monkeypatch.setattr(policy_speed, "apply", lambda: False)
+    assert pack.analyzer() is None

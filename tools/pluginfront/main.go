@@ -4,14 +4,17 @@
 // costs several times a Go one (docs/engine.md, "The plugin front").
 //
 //	pluginfront analyzer -- <command> [args...]
+//	pluginfront analyzer --upstream 127.0.0.1:<port>
 //
-// It starts the command, reads the port the plugin announces on its first line of stdout,
-// announces its own port in the same way, and forwards every call, byte for byte, except
-// Analyze and Remediate when the pack declares no resource policy (asked once, from the
-// pack's own GetAnalyzerInfo): such a pack answers both with nothing.
+// It starts the command and reads the port the plugin announces on its first line of
+// stdout, or is given the address of a pack already served (by the language host, in its
+// own process). It announces its own port in the same way, and forwards every call, byte
+// for byte, except Analyze and Remediate when the pack declares no resource policy (asked
+// once, from the pack's own GetAnalyzerInfo): such a pack answers both with nothing.
 //
 // Lifetime: it dies with its parent (PR_SET_PDEATHSIG) and the plugin dies with it; a
-// signal is passed on to the plugin, and the front exits with the plugin's status.
+// signal is passed on to the plugin, and the front exits with the plugin's status. With
+// --upstream there is no plugin to wait for: SIGINT or SIGTERM ends the front with 0.
 package main
 
 import (
@@ -179,39 +182,32 @@ func main() {
 	_, _, _ = syscall.RawSyscall(syscall.SYS_PRCTL, syscall.PR_SET_PDEATHSIG, uintptr(syscall.SIGKILL), 0)
 
 	args := os.Args[1:]
-	if len(args) < 3 || args[0] != "analyzer" || args[1] != "--" {
-		fail("usage: pluginfront analyzer -- <plugin command> [args...]")
-	}
-	command := args[2:]
-
-	cmd := exec.Command(command[0], command[1:]...)
-	cmd.Stdin, cmd.Stderr = os.Stdin, os.Stderr
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	pipe, err := cmd.StdoutPipe()
-	if err != nil {
-		fail("%v", err)
-	}
 	signals := make(chan os.Signal, 4)
 	signal.Notify(signals, syscall.SIGINT, syscall.SIGTERM)
-	if err := cmd.Start(); err != nil {
-		fail("cannot start %s: %v", command[0], err)
-	}
-	go func() {
-		for s := range signals {
-			_ = cmd.Process.Signal(s)
-		}
-	}()
-	exited := make(chan int, 1)
-	out := bufio.NewReader(pipe)
-	line, readErr := out.ReadString('\n')
-	port, convErr := strconv.Atoi(strings.TrimSpace(line))
-	if readErr != nil || convErr != nil {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-		fail("%s did not announce a port (first line %q)", command[0], line)
+	var (
+		address string
+		exited  <-chan int
+		later   io.Reader // the plugin's output after its port
+	)
+	switch {
+	case len(args) == 3 && args[0] == "analyzer" && args[1] == "--upstream":
+		address = args[2]
+		stopped := make(chan int, 1)
+		go func() {
+			<-signals
+			stopped <- 0 // nothing of ours to stop: the pack's server belongs to our parent
+		}()
+		exited = stopped
+	case len(args) >= 3 && args[0] == "analyzer" && args[1] == "--":
+		var port int
+		port, later, exited = start(args[2:], signals)
+		address = fmt.Sprintf("127.0.0.1:%d", port)
+	default:
+		fail("usage: pluginfront analyzer -- <plugin command> [args...]\n" +
+			"       pluginfront analyzer --upstream 127.0.0.1:<port>")
 	}
 
-	conn, err := grpc.NewClient(fmt.Sprintf("127.0.0.1:%d", port),
+	conn, err := grpc.NewClient(address,
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(maxMessage), grpc.MaxCallSendMsgSize(maxMessage)))
 	if err != nil {
@@ -229,9 +225,40 @@ func main() {
 	}
 	go func() { _ = server.Serve(listener) }()
 	fmt.Printf("%d\n", listener.Addr().(*net.TCPAddr).Port)
-	// The plugin's later output goes where the engine reads the front's.
-	go func() { _, _ = io.Copy(os.Stdout, out) }()
+	if later != nil {
+		// The plugin's later output goes where the engine reads the front's.
+		go func() { _, _ = io.Copy(os.Stdout, later) }()
+	}
+	os.Exit(<-exited)
+}
 
+// start runs the plugin command, passes signals on to it, and returns the port it
+// announces, its later output, and its exit status when it exits.
+func start(command []string, signals <-chan os.Signal) (int, io.Reader, <-chan int) {
+	cmd := exec.Command(command[0], command[1:]...)
+	cmd.Stdin, cmd.Stderr = os.Stdin, os.Stderr
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	pipe, err := cmd.StdoutPipe()
+	if err != nil {
+		fail("%v", err)
+	}
+	if err := cmd.Start(); err != nil {
+		fail("cannot start %s: %v", command[0], err)
+	}
+	go func() {
+		for s := range signals {
+			_ = cmd.Process.Signal(s)
+		}
+	}()
+	out := bufio.NewReader(pipe)
+	line, readErr := out.ReadString('\n')
+	port, convErr := strconv.Atoi(strings.TrimSpace(line))
+	if readErr != nil || convErr != nil {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		fail("%s did not announce a port (first line %q)", command[0], line)
+	}
+	exited := make(chan int, 1)
 	go func() {
 		err := cmd.Wait()
 		code := 0
@@ -244,5 +271,5 @@ func main() {
 		}
 		exited <- code
 	}()
-	os.Exit(<-exited)
+	return port, out, exited
 }

@@ -20,6 +20,7 @@ import json
 import os
 import platform
 import queue
+import runpy
 import shutil
 import signal
 import subprocess
@@ -32,7 +33,7 @@ from pathlib import Path
 
 import grpc
 from google.protobuf import empty_pb2
-from pulumi.runtime.proto import language_pb2, language_pb2_grpc, plugin_pb2
+from pulumi.runtime.proto import analyzer_pb2_grpc, language_pb2, language_pb2_grpc, plugin_pb2
 
 from orchestrator import __version__
 from orchestrator.adapters.processes import exit_with_parent
@@ -47,8 +48,16 @@ PLUGIN_FRONT = "orchestrator-plugin-front"
 PROGRAM_NICE_ENV = "ORCHESTRATOR_PROGRAM_NICE"
 PROGRAM_NICE = 10
 
-# "0": the program runs in a child process, as it must under another interpreter (_in_process).
-IN_PROCESS_ENV = "ORCHESTRATOR_PROGRAM_IN_PROCESS"
+# "0": the program and the policy pack each run in a child process, as they must under
+# another interpreter (_in_process).
+IN_PROCESS_ENV = "ORCHESTRATOR_IN_PROCESS"
+
+# The runtime option of a Python policy pack (PulumiPolicy.yaml) that names a function of its
+# __main__.py returning the pack's analyzer servicer (or None), for this host to serve in its
+# own process: _serve_pack_here.
+PACK_IN_PROCESS_OPTION = "inProcessAnalyzer"
+# pulumi-policy's limit for the messages a pack receives (an AnalyzeStack carries the stack).
+PACK_MAX_MESSAGE = 400 * 1024 * 1024
 
 EXEC_SCRIPT = "pulumi-language-python-exec"
 
@@ -204,6 +213,30 @@ class LanguageHost(language_pb2_grpc.LanguageRuntimeServicer):
             key, _, value = item.partition("=")
             env[key] = value
         env.pop("PYTHONHOME", None)
+        front = shutil.which(PLUGIN_FRONT, path=env.get("PATH")) if request.kind == "analyzer" else None
+        if request.kind == "analyzer" and (here := _serve_pack_here(info, python, plugin_dir)):
+            server, port = here
+            context.add_callback(lambda: server.stop(grace=None))
+            try:
+                if front:
+                    proc = _CHILDREN.start(
+                        [front, "analyzer", "--upstream", f"127.0.0.1:{port}"],
+                        cwd=request.pwd or None,
+                        env=env,
+                        stdout=subprocess.PIPE,
+                        stderr=subprocess.PIPE,
+                    )
+                    yield from _stream(proc, context)
+                else:
+                    # The engine reads the port, then cancels the stream to stop the plugin.
+                    stopped = threading.Event()
+                    context.add_callback(stopped.set)
+                    yield language_pb2.RunPluginResponse(stdout=f"{port}\n".encode())
+                    stopped.wait()
+                    yield language_pb2.RunPluginResponse(exitcode=0)
+            finally:
+                server.stop(grace=None)
+            return
         command = [python, "-u", plugin_dir, *request.args]
         config_dir = None
         if "PULUMI_CONFIG" in env:
@@ -214,7 +247,7 @@ class LanguageHost(language_pb2_grpc.LanguageRuntimeServicer):
             )
             command = [python, "-u", "-m", "orchestrator.adapters.pulumi.langhost_exec", str(config_file)]
             command += [plugin_dir, *request.args]
-        if request.kind == "analyzer" and (front := shutil.which(PLUGIN_FRONT, path=env.get("PATH"))):
+        if front:
             command = [front, "analyzer", "--", *command]
         try:
             proc = _CHILDREN.start(
@@ -224,35 +257,79 @@ class LanguageHost(language_pb2_grpc.LanguageRuntimeServicer):
             if config_dir:
                 # The plugin deletes the file once read; the directory goes when it has started.
                 context.add_callback(lambda: shutil.rmtree(config_dir, ignore_errors=True))
-        chunks: queue.Queue[tuple[str, bytes] | None] = queue.Queue()
+        yield from _stream(proc, context)
 
-        def pump(name: str, stream) -> None:
-            for chunk in iter(lambda: stream.read1(65536), b""):
-                chunks.put((name, chunk))
-            chunks.put(None)
 
-        for name, stream in (("stdout", proc.stdout), ("stderr", proc.stderr)):
-            threading.Thread(target=pump, args=(name, stream), daemon=True).start()
-        open_streams = 2
-        context.add_callback(proc.kill)  # the engine cancels the stream to stop the plugin
-        while open_streams:
-            item = chunks.get()
-            if item is None:
-                open_streams -= 1
-                continue
-            name, chunk = item
-            yield language_pb2.RunPluginResponse(**{name: chunk})
-        code = proc.wait()
-        _CHILDREN.forget(proc)
-        yield language_pb2.RunPluginResponse(exitcode=code)
+def _stream(proc: subprocess.Popen, context) -> Iterator[language_pb2.RunPluginResponse]:
+    """A plugin's stdout and stderr as the engine reads them, then its exit status; the
+    engine cancels the stream to stop the plugin."""
+    chunks: queue.Queue[tuple[str, bytes] | None] = queue.Queue()
+
+    def pump(name: str, stream) -> None:
+        for chunk in iter(lambda: stream.read1(65536), b""):
+            chunks.put((name, chunk))
+        chunks.put(None)
+
+    for name, stream in (("stdout", proc.stdout), ("stderr", proc.stderr)):
+        threading.Thread(target=pump, args=(name, stream), daemon=True).start()
+    open_streams = 2
+    context.add_callback(proc.kill)
+    while open_streams:
+        item = chunks.get()
+        if item is None:
+            open_streams -= 1
+            continue
+        name, chunk = item
+        yield language_pb2.RunPluginResponse(**{name: chunk})
+    code = proc.wait()
+    _CHILDREN.forget(proc)
+    yield language_pb2.RunPluginResponse(exitcode=code)
+
+
+def _serve_pack_here(
+    info: language_pb2.ProgramInfo | None, python: str, plugin_dir: str
+) -> tuple[grpc.Server, int] | None:
+    """The policy pack's analyzer served in this process, and its port; None when the pack
+    must run as a process of its own.
+
+    A Python process with gRPC and the SDK loaded holds 45-50 MB before any work, and this
+    host has both loaded already (docs/engine.md, "The policy pack runs inside the host").
+    Only a pack that says how (the `inProcessAnalyzer` runtime option: a function of its
+    __main__.py, loaded without running the pack's main) and wants our interpreter is
+    served here. Whatever goes wrong on the way, the pack starts as a process of its own,
+    which reports the same problem in the way the engine shows.
+    """
+    options = info.options if info is not None and info.options else None
+    entry = str(options[PACK_IN_PROCESS_OPTION]) if options and PACK_IN_PROCESS_OPTION in options else ""
+    if not entry or not _in_process(python):
+        return None
+    try:
+        namespace = runpy.run_path(str(Path(plugin_dir) / "__main__.py"), run_name="__orchestrator_pack__")
+        servicer = namespace[entry]()
+    except Exception:  # noqa: BLE001 (see the docstring: the child reports it)
+        return None
+    if servicer is None:
+        return None
+    # As pulumi-policy serves a pack: four workers, a stack-wide call may be large.
+    server = grpc.server(
+        futures.ThreadPoolExecutor(max_workers=4),
+        options=[("grpc.max_receive_message_length", PACK_MAX_MESSAGE)],
+    )
+    analyzer_pb2_grpc.add_AnalyzerServicer_to_server(servicer, server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    return server, port
 
 
 def _in_process(python: str) -> bool:
-    """Whether the program runs in this process (program_thread.py): when it wants our own
-    interpreter (the project's virtualenv) and ORCHESTRATOR_PROGRAM_IN_PROCESS is not "0"."""
+    """Whether the program or policy pack runs in this process (program_thread.py,
+    _serve_pack_here): when it wants our own interpreter (the project's virtualenv) and
+    ORCHESTRATOR_IN_PROCESS is not "0"."""
     if os.environ.get(IN_PROCESS_ENV, "1") == "0":
         return False
-    return Path(python).absolute() == Path(sys.executable).absolute()
+    # Lexically: a pack's virtualenv is "../.venv" from its directory. Not resolved: every
+    # virtualenv's python links to the same system interpreter.
+    return os.path.normpath(os.path.abspath(python)) == os.path.normpath(os.path.abspath(sys.executable))
 
 
 def _program_nice() -> int:

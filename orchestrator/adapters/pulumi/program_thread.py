@@ -10,8 +10,10 @@ How: as Pulumi's own in-process host runs an inline program
 set, and the program runs in `run_in_stack` on an event loop of its own. Errors are reported as
 `pulumi-language-python-exec` reports them: logged to the engine, then the engine is told to
 bail without printing another one. Nothing leaks from one run into the next: `reset_options`
-replaces the SDK's settings (a module global) and clears its root resource, and the config is
-set anew (both context variables, which a new thread starts without).
+sets every one of the SDK's settings and clears its root resource, and the config is set anew.
+All are context variables, which a new thread starts without: so the policy pack served in
+this process (langhost._serve_pack_here), which sets them on its own gRPC threads, never
+reaches the program's.
 
 The thread runs `nice` levels below the engine (langhost._program_nice); on Linux the priority
 belongs to a thread, and the threads it starts (the event loop's executor) inherit it.
