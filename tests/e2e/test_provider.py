@@ -269,20 +269,22 @@ def big_topology(dev_env, hosts: int) -> dict:
 
 
 @pytest.mark.parametrize("what", ["pid", "group"])
-def test_a_kill_9_in_the_middle_of_a_preview_leaves_no_process_behind(dev_env, tmp_path, what):
+@pytest.mark.parametrize("in_process", ["1", "0"], ids=["plugin-in-orchestrator", "plugin-process"])
+def test_a_kill_9_in_the_middle_of_a_preview_leaves_no_process_behind(dev_env, tmp_path, what, in_process):
     proj = TempProject.create(tmp_path, dev_env.state_dir)
     proj.write_stack(big_topology(dev_env, 400), ["group-a"])
-    proc = proj.start("preview", "--stack", proj.stack)
+    proc = proj.start("preview", "--stack", proj.stack, ORCHESTRATOR_IN_PROCESS=in_process)
+    # Served inside the orchestrator (the default), the provider plugin is no process to see.
+    wanted = ["orchestrator.adapters.pulumi.langhost"]
+    if in_process == "0":
+        wanted.append("orchestrator.adapters.pulumi.provider")
     try:
 
         def running() -> bool:
             cmds = " ".join(c for _, c in project_processes(proj.root))
-            return (
-                "orchestrator.adapters.pulumi.provider" in cmds
-                and "orchestrator.adapters.pulumi.langhost" in cmds
-            )
+            return all(w in cmds for w in wanted)
 
-        wait_for(running, 120, "the provider plugin and the program to run")
+        wait_for(running, 120, f"{' and '.join(wanted)} to run")
         if what == "pid":
             os.kill(proc.pid, signal.SIGKILL)
         else:

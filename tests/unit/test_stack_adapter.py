@@ -74,7 +74,7 @@ def test_a_refreshing_preview_refreshes_each_resource_as_the_program_declares_it
 
 
 class FakePlugin:
-    """Stands in for attach.StartedProvider: counts starts and stops."""
+    """Stands in for attach.start's plugin: counts starts and stops."""
 
     made: list[FakePlugin] = []
 
@@ -94,7 +94,7 @@ def fake_project(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> tuple[Projec
     from orchestrator.adapters.pulumi import stack as stack_module
 
     FakePlugin.made = []
-    monkeypatch.setattr(stack_module.attach, "StartedProvider", FakePlugin)
+    monkeypatch.setattr(stack_module.attach, "start", FakePlugin)
     monkeypatch.setattr(stack_module.attach, "enabled", lambda env: True)
     project = object.__new__(ProjectStack)
     fake = PreviewOnly()

@@ -14,6 +14,11 @@ engine run, as when the engine starts it: its zone caches never outlive the run.
 with us (parent watch in server.py) and is stopped when the run ends.
 
 ORCHESTRATOR_PROVIDER_ATTACH=0 lets the engine start the plugin itself (small stacks only).
+
+By default the plugin is not even a process of its own: it is served on a thread of the
+orchestrator's process (provider/server.py, InProcess), which has the interpreter, gRPC and
+the SDK loaded already, with the run's environment handed over as a map. With
+ORCHESTRATOR_IN_PROCESS=0 it is a child process, as before.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 
+from orchestrator.adapters.pulumi.environment import in_process
 from orchestrator.adapters.pulumi.provider import PACKAGE
 from orchestrator.domain.errors import OrchestratorError
 
@@ -37,6 +43,44 @@ STOP_TIMEOUT = 5.0
 
 def enabled(env: Mapping[str, str]) -> bool:
     return (env.get(SWITCH_ENV) or os.environ.get(SWITCH_ENV, "1")) not in ("0", "false", "no")
+
+
+class ServedProvider:
+    """The plugin for one engine run, served in this process (provider/server.py, InProcess)."""
+
+    def __init__(self, env: Mapping[str, str], cwd: Path, log: Path) -> None:
+        from orchestrator.adapters.pulumi.provider.server import InProcess
+
+        # What a child would get: this process's environment and the run's.
+        environ = {**os.environ, **env}
+        environ.pop(ATTACH_ENV, None)
+        self._served = InProcess(environ)
+        self._attach: dict[str, str] | None = None
+
+    def attach_env(self) -> dict[str, str]:
+        if self._attach is None:
+            try:
+                port = self._served.port(START_TIMEOUT)
+            except Exception as exc:
+                self._served.stop()
+                raise OrchestratorError(
+                    "the provider plugin did not start",
+                    f"serving it in this process failed: {exc}",
+                    "run again with ORCHESTRATOR_IN_PROCESS=0 to start it as a process of its own; "
+                    "`make setup` reinstalls the project and its engine",
+                ) from exc
+            self._attach = {ATTACH_ENV: f"{PACKAGE}:{port}"}
+        return self._attach
+
+    def stop(self) -> None:
+        self._served.stop()
+
+
+def start(env: Mapping[str, str], cwd: Path, log: Path) -> ServedProvider | StartedProvider:
+    """The plugin for one engine run: served here, or with ORCHESTRATOR_IN_PROCESS=0 a child."""
+    if in_process(env):
+        return ServedProvider(env, cwd, log)
+    return StartedProvider(env, cwd, log)
 
 
 class StartedProvider:

@@ -17,6 +17,7 @@ failover in ORCHESTRATOR_DATABASE_MODE.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from typing import Any
 
 from orchestrator.adapters.lease import check_fence_from_env
@@ -32,40 +33,41 @@ def resource_name(pair: str, group: str) -> str:
     return f"{RESOURCE_PREFIX}{pair}-{group}"
 
 
-def _mode() -> str:
-    return os.environ.get(MODE_ENV, "planned")
+def _mode(environ: Mapping[str, str] | None) -> str:
+    return (os.environ if environ is None else environ).get(MODE_ENV, "planned")
 
 
 def _pair(props: dict[str, Any]) -> PrimaryActuator:
     return local_environment().primary_actuator(str(props["databasePair"]))
 
 
-def _fenced() -> None:
-    check_fence_from_env()
+def _fenced(environ: Mapping[str, str] | None) -> None:
+    check_fence_from_env(environ)
 
 
-def converge(props: dict[str, Any]) -> dict[str, Any]:
-    """converge(), with the whole explanation (what, why, fix) in the engine's error message."""
+def converge(props: dict[str, Any], environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """converge(), with the whole explanation (what, why, fix) in the engine's error message.
+    `environ`: the engine run's environment (the lease fence, the mode); None: this process's."""
     try:
-        return _converge(props)
+        return _converge(props, environ)
     except OrchestratorError as exc:
         raise RuntimeError(exc.render()) from exc
 
 
-def _converge(props: dict[str, Any]) -> dict[str, Any]:
+def _converge(props: dict[str, Any], environ: Mapping[str, str] | None) -> dict[str, Any]:
     """Make the live role what `primary` says; returns the outputs (token: "" unless demoted now)."""
     pair, group = _pair(props), str(props["group"])
     outs = dict(props, demotionToken="")
-    failover = _mode() == "failover"
+    failover = _mode(environ) == "failover"
     if props["primary"]:
         if not pair.is_primary(group):
-            _fenced()
+            _fenced(environ)
             if failover:
                 pair.failover_promote(group)
             else:
                 pair.promote(group, [str(t) for t in props.get("promotionTokens") or [] if t])
         return outs
-    _fenced()
+    _fenced(environ)
     if failover:
         pair.fence(group, str(props["primaryGroup"]))
     else:
@@ -80,8 +82,10 @@ def plan_diff(olds: dict[str, Any], news: dict[str, Any]) -> tuple[list[str], li
     return changes + replaces, replaces
 
 
-def update(olds: dict[str, Any], news: dict[str, Any]) -> dict[str, Any]:
-    outs = converge(news)
+def update(
+    olds: dict[str, Any], news: dict[str, Any], environ: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    outs = converge(news, environ)
     if not outs.get("demotionToken"):
         outs["demotionToken"] = olds.get("demotionToken", "")
     return outs

@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -120,6 +121,15 @@ def locate_engine() -> Engine:
 
 
 ENGINE_GOGC = "50"
+
+# "0": the program, the policy pack and the provider plugin each run in a process of their
+# own (docs/engine.md); by default each is served inside a process that has the interpreter,
+# gRPC and the Pulumi SDK loaded already.
+IN_PROCESS_ENV = "ORCHESTRATOR_IN_PROCESS"
+
+
+def in_process(env: Mapping[str, str] | None = None) -> bool:
+    return (env or {}).get(IN_PROCESS_ENV, os.environ.get(IN_PROCESS_ENV, "1")) != "0"
 
 
 def engine_env(project_root: Path, engine: Engine | None = None, *, warn: bool = True) -> dict[str, str]:

@@ -37,7 +37,7 @@ from pulumi.runtime.proto import analyzer_pb2_grpc, language_pb2, language_pb2_g
 
 from orchestrator import __version__
 from orchestrator.adapters.processes import exit_with_parent
-from orchestrator.adapters.pulumi import program_thread
+from orchestrator.adapters.pulumi import environment, program_thread
 
 # The Go plugin front (tools/pluginfront), built beside the CLI by scripts/pulumi-engine.sh:
 # it answers a policy pack's per-resource calls that need no Python (docs/engine.md).
@@ -50,7 +50,7 @@ PROGRAM_NICE = 10
 
 # "0": the program and the policy pack each run in a child process, as they must under
 # another interpreter (_in_process).
-IN_PROCESS_ENV = "ORCHESTRATOR_IN_PROCESS"
+IN_PROCESS_ENV = environment.IN_PROCESS_ENV
 
 # The runtime option of a Python policy pack (PulumiPolicy.yaml) that names a function of its
 # __main__.py returning the pack's analyzer servicer (or None), for this host to serve in its
@@ -325,7 +325,7 @@ def _in_process(python: str) -> bool:
     """Whether the program or policy pack runs in this process (program_thread.py,
     _serve_pack_here): when it wants our own interpreter (the project's virtualenv) and
     ORCHESTRATOR_IN_PROCESS is not "0"."""
-    if os.environ.get(IN_PROCESS_ENV, "1") == "0":
+    if not environment.in_process():
         return False
     # Lexically: a pack's virtualenv is "../.venv" from its directory. Not resolved: every
     # virtualenv's python links to the same system interpreter.

@@ -193,7 +193,7 @@ class ProjectStack:
         self.engine = engine or locate_engine()
         self.env = engine_env(root, self.engine)
         self._stack: auto.Stack | None = None
-        self._started: tuple[dict[str, str], attach.StartedProvider] | None = None
+        self._started: tuple[dict[str, str], attach.ServedProvider | attach.StartedProvider] | None = None
 
     def workspace(self) -> auto.LocalWorkspace:
         return auto.LocalWorkspace(
@@ -216,7 +216,7 @@ class ProjectStack:
         if not attach.enabled(env):
             yield
             return
-        started = attach.StartedProvider(env, self.root, self._provider_log)
+        started = attach.start(env, self.root, self._provider_log)
         self._started = (dict(extra_env or {}), started)
         try:
             yield
@@ -241,7 +241,7 @@ class ProjectStack:
         try:
             if attach.enabled(env):
                 plugin = ahead[1] if ahead and ahead[0] == extra else None
-                plugin = plugin or attach.StartedProvider(env, self.root, self._provider_log)
+                plugin = plugin or attach.start(env, self.root, self._provider_log)
                 try:
                     env.update(plugin.attach_env())
                     yield

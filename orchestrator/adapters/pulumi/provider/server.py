@@ -12,9 +12,12 @@ Errors raised here reach the engine as text; an OrchestratorError's text is its
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import json
 import sys
+import threading
+from collections.abc import Mapping
 from typing import Any
 
 import grpc
@@ -40,20 +43,23 @@ from orchestrator.adapters.pulumi.provider.recordset import (
 from orchestrator.adapters.pulumi.provider.values import plain_map, struct_plain, to_struct, wire_map
 
 
-def _fence() -> None:
-    """Invariant 4: a writer whose lease is gone stops before it writes.
-
-    A switch passes its lease (holder, epoch) in ORCHESTRATOR_FENCE, which reaches this
-    process through the engine's environment; without it (plain `orchestrator up`) there is
-    nothing to check.
-    """
-    check_fence_from_env()
-
-
 class OrchestratorProvider(p.Provider):
-    def __init__(self) -> None:
-        self.zones = Zones(fence=_fence)
+    def __init__(self, environ: Mapping[str, str] | None = None) -> None:
+        # The engine run's environment: this process's own when the plugin is a process of
+        # its own (the engine's, passed on), else the one the orchestrator gives the run
+        # (InProcess). What differs from run to run is read from it: the lease fence and the
+        # database mode.
+        self.environ = environ
+        self.zones = Zones(fence=self._fence)
         self._clients: dict[tuple[str, str, str], ZoneClient] = {}
+
+    def _fence(self) -> None:
+        """Invariant 4: a writer whose lease is gone stops before it writes.
+
+        A switch passes its lease (holder, epoch) in ORCHESTRATOR_FENCE, in the engine run's
+        environment; without it (plain `orchestrator up`) there is nothing to check.
+        """
+        check_fence_from_env(self.environ)
 
     def _client(self, props: dict[str, Any]) -> ZoneClient:
         settings = props.get("settings") or {}
@@ -99,7 +105,7 @@ class OrchestratorProvider(p.Provider):
         if request.type == RECORD_SET_TYPE:
             await self._write(props, "replace")
             return p.CreateResponse(resource_id=record_id(props), properties=wire_map(outputs(props)))
-        outs = await asyncio.to_thread(database.converge, props)
+        outs = await asyncio.to_thread(database.converge, props, self.environ)
         return p.CreateResponse(resource_id=database.record_id(props), properties=wire_map(outs))
 
     async def update(self, request: p.UpdateRequest) -> p.UpdateResponse:
@@ -109,7 +115,7 @@ class OrchestratorProvider(p.Provider):
             if {"ttl", "values"} & set(changes):
                 await self._write(news, "replace")
             return p.UpdateResponse(properties=wire_map(outputs(news)))
-        outs = await asyncio.to_thread(database.update, olds, news)
+        outs = await asyncio.to_thread(database.update, olds, news, self.environ)
         return p.UpdateResponse(properties=wire_map(outs))
 
     async def delete(self, request: p.DeleteRequest) -> None:
@@ -199,14 +205,18 @@ class Servicer(ProviderServicer):
         return provider_pb2.ReadResponse(id=request.id, properties=to_struct(outs), inputs=request.inputs)
 
 
+def _server(provider: OrchestratorProvider, args: list[str]) -> tuple[grpc.aio.Server, int]:
+    server = grpc.aio.server(options=_GRPC_CHANNEL_OPTIONS)
+    servicer = Servicer(args, __version__, provider, engine_address=args[0] if args else "")
+    provider_pb2_grpc.add_ResourceProviderServicer_to_server(servicer, server)
+    return server, server.add_insecure_port(address="127.0.0.1:0")
+
+
 def serve(args: list[str]) -> None:
     """pulumi.provider.experimental.server.main with our servicer: port on stdout, then serve."""
 
     async def run() -> None:
-        server = grpc.aio.server(options=_GRPC_CHANNEL_OPTIONS)
-        servicer = Servicer(args, __version__, OrchestratorProvider(), engine_address=args[0] if args else "")
-        provider_pb2_grpc.add_ResourceProviderServicer_to_server(servicer, server)
-        port = server.add_insecure_port(address="127.0.0.1:0")
+        server, port = _server(OrchestratorProvider(), args)
         await server.start()
         sys.stdout.buffer.write(f"{port}\n".encode())
         sys.stdout.buffer.flush()
@@ -216,9 +226,56 @@ def serve(args: list[str]) -> None:
         asyncio.run(run())
 
 
+class InProcess:
+    """The plugin served on a thread of this process (the orchestrator's), for one engine run.
+
+    A Python process with gRPC and the Pulumi SDK holds 45-50 MB before any work, and the
+    orchestrator has both loaded (docs/engine.md, "The provider plugin runs inside the
+    orchestrator"). The plugin's calls run on an event loop of their own, on this thread;
+    blocking client calls in worker threads, as in a process of its own.
+    """
+
+    def __init__(self, environ: Mapping[str, str]) -> None:
+        self._loop = asyncio.new_event_loop()
+        self._ready: concurrent.futures.Future[int] = concurrent.futures.Future()
+        self._stopped: asyncio.Event | None = None
+        self._thread = threading.Thread(target=self._run, args=(dict(environ),), daemon=True)
+        self._thread.name = "provider-plugin"
+        self._thread.start()
+
+    def _run(self, environ: dict[str, str]) -> None:
+        async def run() -> None:
+            try:
+                server, port = _server(OrchestratorProvider(environ), [])
+                await server.start()
+            except BaseException as exc:  # noqa: BLE001 (handed to port())
+                self._ready.set_exception(exc)
+                return
+            self._stopped = asyncio.Event()
+            self._ready.set_result(port)
+            await self._stopped.wait()
+            await server.stop(grace=None)
+
+        try:
+            self._loop.run_until_complete(run())
+        finally:
+            self._loop.close()
+
+    def port(self, timeout: float) -> int:
+        return self._ready.result(timeout=timeout)
+
+    def stop(self) -> None:
+        with contextlib.suppress(Exception):  # it failed to start: port() reported it
+            self._ready.result(timeout=60)  # `_stopped` exists once it serves
+        if self._stopped is not None:
+            with contextlib.suppress(RuntimeError):  # the loop ended already
+                self._loop.call_soon_threadsafe(self._stopped.set)
+        self._thread.join(timeout=10)
+
+
 def main() -> None:
     exit_with_parent()
     serve(sys.argv[1:])
 
 
-__all__ = ["OrchestratorProvider", "PRIMARY_TYPE", "RECORD_SET_TYPE", "main"]
+__all__ = ["InProcess", "OrchestratorProvider", "PRIMARY_TYPE", "RECORD_SET_TYPE", "main"]
