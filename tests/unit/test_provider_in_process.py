@@ -8,12 +8,13 @@ from pathlib import Path
 
 import grpc
 import pytest
-from google.protobuf import empty_pb2
-from pulumi.runtime.proto import provider_pb2_grpc
+from google.protobuf import empty_pb2, struct_pb2
+from pulumi.runtime.proto import provider_pb2, provider_pb2_grpc
 
 from orchestrator import __version__
 from orchestrator.adapters.lease import FENCE_ENV
 from orchestrator.adapters.pulumi import attach, database, environment
+from orchestrator.adapters.pulumi.provider import RECORD_SET_TYPE
 from orchestrator.adapters.pulumi.provider.server import InProcess, OrchestratorProvider
 from orchestrator.domain.errors import UsageError
 
@@ -75,3 +76,34 @@ def test_the_plugin_is_served_here_unless_switched_off(monkeypatch, tmp_path: Pa
         assert child.proc.poll() is None  # a process of its own
     finally:
         child.stop()
+
+
+def test_a_served_plugin_refuses_a_write_under_the_runs_fence(monkeypatch, tmp_path: Path):
+    """The run's fence reaches the plugin served here through attach.start, not through the
+    orchestrator's environment: the write is refused before anything reaches a server."""
+    monkeypatch.delenv(FENCE_ENV, raising=False)
+    monkeypatch.delenv(environment.IN_PROCESS_ENV, raising=False)
+    monkeypatch.setenv("POWERDNS_API_KEY", "unused")
+    props = struct_pb2.Struct()
+    props.update(
+        {
+            "backend": "powerdns",
+            "zone": "example.test",
+            "name": "www.example.test",
+            "type": "A",
+            "ttl": 60,
+            "values": ["192.0.2.1"],
+            "settings": {"apiUrl": "http://127.0.0.1:9"},  # nothing listens: never reached
+        }
+    )
+    urn = f"urn:pulumi:s::orchestrator::{RECORD_SET_TYPE}::www"
+    plugin = attach.start({FENCE_ENV: MALFORMED_FENCE}, tmp_path, tmp_path / "provider.log")
+    try:
+        port = int(plugin.attach_env()[attach.ATTACH_ENV].rsplit(":", 1)[1])
+        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+            stub = provider_pb2_grpc.ResourceProviderStub(channel)
+            with pytest.raises(grpc.RpcError) as refused:
+                stub.Create(provider_pb2.CreateRequest(urn=urn, properties=props), timeout=30)
+    finally:
+        plugin.stop()
+    assert "write refused" in (refused.value.details() or "")

@@ -49,6 +49,7 @@ class ServedProvider:
     """The plugin for one engine run, served in this process (provider/server.py, InProcess)."""
 
     def __init__(self, env: Mapping[str, str], cwd: Path, log: Path) -> None:
+        """As StartedProvider; `cwd` and `log` are a child process's, unused here."""
         from orchestrator.adapters.pulumi.provider.server import InProcess
 
         # What a child would get: this process's environment and the run's.
