@@ -19,7 +19,7 @@ from google.protobuf import empty_pb2
 from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc, language_pb2
 
 from orchestrator.adapters.processes import alive
-from orchestrator.adapters.pulumi import langhost
+from orchestrator.adapters.pulumi import environment, langhost
 from orchestrator.adapters.pulumi.environment import locate_engine
 from orchestrator.adapters.pulumi.langhost import PLUGIN_FRONT
 from tests.e2e.dnsutil import wait_for
@@ -166,7 +166,7 @@ def test_nothing_is_left_when_the_parent_is_killed(front):
 
 @pytest.fixture
 def in_host(monkeypatch) -> Iterator[int]:
-    monkeypatch.delenv(langhost.IN_PROCESS_ENV, raising=False)
+    monkeypatch.delenv(environment.IN_PROCESS_ENV, raising=False)
     here = langhost._serve_pack_here(info(PACK, PACK_OPTIONS), sys.executable, str(PACK))
     assert here is not None
     server, port = here
@@ -204,7 +204,7 @@ def test_a_front_before_a_pack_in_the_host_exits_cleanly_on_a_signal(front, in_h
 def test_the_host_starts_only_the_front_for_its_own_pack(front, monkeypatch):
     """What the engine sees through RunPlugin: the front's port, then its end when it closes
     the stream; no Python process for the pack."""
-    monkeypatch.delenv(langhost.IN_PROCESS_ENV, raising=False)
+    monkeypatch.delenv(environment.IN_PROCESS_ENV, raising=False)
     monkeypatch.setenv("PATH", f"{front.parent}{os.pathsep}{os.environ['PATH']}")
     request = language_pb2.RunPluginRequest(
         pwd=str(PACK), program=str(PACK), info=info(PACK, PACK_OPTIONS), kind="analyzer"

@@ -22,7 +22,7 @@ import grpc
 import pytest
 
 from orchestrator.adapters.processes import alive
-from orchestrator.adapters.pulumi import langhost, langhost_exec, program_thread
+from orchestrator.adapters.pulumi import environment, langhost, langhost_exec, program_thread
 
 PARENT = """
 import subprocess, sys
@@ -160,7 +160,7 @@ def test_the_language_host_stops_its_program_when_the_engine_closes_it(tmp_path,
     runner.write_text(STUBBORN)
     runner.chmod(0o755)
     env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
-    env[langhost.IN_PROCESS_ENV] = "1" if in_process else "0"
+    env[environment.IN_PROCESS_ENV] = "1" if in_process else "0"
     monitor = _DeafMonitor()
     monitor_server = grpc.server(futures.ThreadPoolExecutor(max_workers=4), handlers=[monitor])
     monitor_port = monitor_server.add_insecure_port("127.0.0.1:0")
@@ -275,8 +275,8 @@ def test_the_engine_is_told_how_the_program_ended(status, error, bail):
 
 
 def test_the_program_runs_in_the_host_only_under_the_hosts_own_interpreter(monkeypatch):
-    monkeypatch.delenv(langhost.IN_PROCESS_ENV, raising=False)
+    monkeypatch.delenv(environment.IN_PROCESS_ENV, raising=False)
     assert langhost._in_process(sys.executable)
     assert not langhost._in_process("/opt/other-venv/bin/python")
-    monkeypatch.setenv(langhost.IN_PROCESS_ENV, "0")
+    monkeypatch.setenv(environment.IN_PROCESS_ENV, "0")
     assert not langhost._in_process(sys.executable)

@@ -16,7 +16,7 @@ import pytest
 from google.protobuf import empty_pb2, struct_pb2
 from pulumi.runtime.proto import analyzer_pb2_grpc, language_pb2
 
-from orchestrator.adapters.pulumi import langhost
+from orchestrator.adapters.pulumi import environment, langhost
 from tests.unit.test_langhost_lifetime import children
 
 PACK = Path(__file__).resolve().parents[2] / "policy"
@@ -54,7 +54,7 @@ def analyzer_info(port: int) -> Any:
 
 @pytest.fixture
 def in_process(monkeypatch):
-    monkeypatch.delenv(langhost.IN_PROCESS_ENV, raising=False)
+    monkeypatch.delenv(environment.IN_PROCESS_ENV, raising=False)
 
 
 def test_the_projects_pack_is_served_in_the_host(in_process):
@@ -94,7 +94,7 @@ def test_only_a_pack_that_asks_and_wants_our_interpreter_is_served_here(monkeypa
     assert langhost._serve_pack_here(unasked, sys.executable, str(PACK)) is None
     assert langhost._serve_pack_here(info(PACK, PACK_OPTIONS), "/opt/other/bin/python", str(PACK)) is None
     assert langhost._serve_pack_here(None, sys.executable, str(PACK)) is None
-    monkeypatch.setenv(langhost.IN_PROCESS_ENV, "0")
+    monkeypatch.setenv(environment.IN_PROCESS_ENV, "0")
     assert langhost._serve_pack_here(info(PACK, PACK_OPTIONS), sys.executable, str(PACK)) is None
 
 

@@ -52,13 +52,30 @@ def test_the_fence_is_the_runs_not_the_process(monkeypatch):
         OrchestratorProvider()._fence()  # a plugin process of its own: its environment is the run's
 
 
+class Pair:
+    """Stands in for a database pair's actuator: whether anything was asked of it."""
+
+    asked: list[str] = []
+
+    def is_primary(self, group: str) -> bool:
+        return True
+
+    def demote(self, group: str, primary_group: str) -> str:
+        self.asked.append("demote")
+        return "token"
+
+
 def test_the_database_mode_and_fence_are_the_runs(monkeypatch):
     monkeypatch.delenv(database.MODE_ENV, raising=False)
     monkeypatch.delenv(FENCE_ENV, raising=False)
     assert database._mode({database.MODE_ENV: "failover"}) == "failover"
     assert database._mode(None) == "planned"
-    with pytest.raises(UsageError, match="write refused"):
-        database._fenced({FENCE_ENV: MALFORMED_FENCE})
+    monkeypatch.setattr(database, "_pair", lambda props: Pair())
+    side = {"databasePair": "orders", "group": "group-a", "primary": False, "primaryGroup": "group-b"}
+    with pytest.raises(RuntimeError, match="write refused"):
+        database.converge(side, {FENCE_ENV: MALFORMED_FENCE})
+    assert Pair.asked == []  # refused before the demote
+    assert database.converge(side, {})["demotionToken"] == "token"  # no fence in this run
 
 
 def test_the_plugin_is_served_here_unless_switched_off(monkeypatch, tmp_path: Path):

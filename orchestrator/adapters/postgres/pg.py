@@ -97,9 +97,9 @@ def role(ep: Endpoint) -> Role:
 
 
 def accepts_writes(ep: Endpoint) -> tuple[bool, str]:
+    """A real write that leaves nothing behind: a temporary table in a rolled-back transaction."""
     import psycopg
 
-    """A real write that leaves nothing behind: a temporary table in a rolled-back transaction."""
     try:
         with connect(ep) as conn, conn.transaction(force_rollback=True):
             conn.execute("CREATE TEMP TABLE orchestrator_write_probe (x int)")

@@ -77,7 +77,7 @@ class ServedProvider:
         self._served.stop()
 
 
-def start(env: Mapping[str, str], cwd: Path, log: Path) -> ServedProvider | StartedProvider:
+def start(env: Mapping[str, str], cwd: Path, log: Path) -> Plugin:
     """The plugin for one engine run: served here, or with ORCHESTRATOR_IN_PROCESS=0 a child."""
     if in_process(env):
         return ServedProvider(env, cwd, log)
@@ -149,3 +149,7 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
             proc.wait()
     if proc.stdout is not None:
         proc.stdout.close()
+
+
+# The plugin of one engine run, either way: attach_env() when the engine needs it, stop().
+Plugin = ServedProvider | StartedProvider

@@ -41,10 +41,6 @@ def _pair(props: dict[str, Any]) -> PrimaryActuator:
     return local_environment().primary_actuator(str(props["databasePair"]))
 
 
-def _fenced(environ: Mapping[str, str] | None) -> None:
-    check_fence_from_env(environ)
-
-
 def converge(props: dict[str, Any], environ: Mapping[str, str] | None = None) -> dict[str, Any]:
     """converge(), with the whole explanation (what, why, fix) in the engine's error message.
     `environ`: the engine run's environment (the lease fence, the mode); None: this process's."""
@@ -61,13 +57,13 @@ def _converge(props: dict[str, Any], environ: Mapping[str, str] | None) -> dict[
     failover = _mode(environ) == "failover"
     if props["primary"]:
         if not pair.is_primary(group):
-            _fenced(environ)
+            check_fence_from_env(environ)
             if failover:
                 pair.failover_promote(group)
             else:
                 pair.promote(group, [str(t) for t in props.get("promotionTokens") or [] if t])
         return outs
-    _fenced(environ)
+    check_fence_from_env(environ)
     if failover:
         pair.fence(group, str(props["primaryGroup"]))
     else:

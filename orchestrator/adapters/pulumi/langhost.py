@@ -33,6 +33,7 @@ from pathlib import Path
 
 import grpc
 from google.protobuf import empty_pb2
+from pulumi.runtime._grpc_settings import _GRPC_CHANNEL_OPTIONS
 from pulumi.runtime.proto import analyzer_pb2_grpc, language_pb2, language_pb2_grpc, plugin_pb2
 
 from orchestrator import __version__
@@ -48,16 +49,10 @@ PLUGIN_FRONT = "orchestrator-plugin-front"
 PROGRAM_NICE_ENV = "ORCHESTRATOR_PROGRAM_NICE"
 PROGRAM_NICE = 10
 
-# "0": the program and the policy pack each run in a child process, as they must under
-# another interpreter (_in_process).
-IN_PROCESS_ENV = environment.IN_PROCESS_ENV
-
 # The runtime option of a Python policy pack (PulumiPolicy.yaml) that names a function of its
 # __main__.py returning the pack's analyzer servicer (or None), for this host to serve in its
 # own process: _serve_pack_here.
 PACK_IN_PROCESS_OPTION = "inProcessAnalyzer"
-# pulumi-policy's limit for the messages a pack receives (an AnalyzeStack carries the stack).
-PACK_MAX_MESSAGE = 400 * 1024 * 1024
 
 EXEC_SCRIPT = "pulumi-language-python-exec"
 
@@ -310,11 +305,9 @@ def _serve_pack_here(
         return None
     if servicer is None:
         return None
-    # As pulumi-policy serves a pack: four workers, a stack-wide call may be large.
-    server = grpc.server(
-        futures.ThreadPoolExecutor(max_workers=4),
-        options=[("grpc.max_receive_message_length", PACK_MAX_MESSAGE)],
-    )
+    # As pulumi-policy serves a pack: four workers, the SDK's 400 MB message limit (an
+    # AnalyzeStack carries the whole stack).
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=4), options=_GRPC_CHANNEL_OPTIONS)
     analyzer_pb2_grpc.add_AnalyzerServicer_to_server(servicer, server)
     port = server.add_insecure_port("127.0.0.1:0")
     server.start()

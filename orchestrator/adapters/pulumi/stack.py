@@ -193,7 +193,7 @@ class ProjectStack:
         self.engine = engine or locate_engine()
         self.env = engine_env(root, self.engine)
         self._stack: auto.Stack | None = None
-        self._started: tuple[dict[str, str], attach.ServedProvider | attach.StartedProvider] | None = None
+        self._started: tuple[dict[str, str], attach.Plugin] | None = None
 
     def workspace(self) -> auto.LocalWorkspace:
         return auto.LocalWorkspace(
